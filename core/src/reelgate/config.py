@@ -1,0 +1,260 @@
+"""
+Configuration: ``reelgate.toml`` and the environment.
+
+A configuration names provider *instances*; each has a type (a registered provider type),
+keys given as names of environment variables (never the keys themselves), and settings::
+
+    [index]
+    path = "~/.local/state/reelgate/jobs.sqlite3"   # or kind = "memory"
+
+    [providers.openai]
+    type = "openai"
+    api_key_env = "OPENAI_API_KEY"
+
+    [providers.my-sora]
+    type = "openai"
+    base_url = "http://127.0.0.1:8090/v1"
+    api_key_env = ["SORA_KEY_A", "SORA_KEY_B"]
+    timeouts = { read = 120 }
+    retry = { attempts = 5 }
+
+Every installed provider type also gets an instance named after it, configured from its
+well-known environment variables, unless a configured instance already has that name or
+``[gateway] default_instances = false``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import ConfigurationError
+from .ids import check_instance_name
+
+__all__ = [
+    "Config",
+    "IndexConfig",
+    "InstanceConfig",
+    "ProviderSettings",
+    "RetryPolicy",
+    "Secret",
+    "Timeouts",
+    "find_config_file",
+    "load_config",
+    "state_dir",
+]
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """
+    A key, kept out of reprs, logs and error messages.
+
+    Attributes:
+        name: Where it came from (an environment variable's name): safe to show and to
+            record, e.g. as the key that created a job.
+    """
+
+    _value: str = attrs.field(alias="value", repr=False)
+    name: str = "key"
+
+    def reveal(self) -> str:
+        """The secret itself, for an Authorization header and nothing else."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(name={self.name!r})"
+
+    __str__ = __repr__
+
+
+@attrs.frozen(kw_only=True)
+class Timeouts:
+    """Seconds to wait for each phase of an upstream request."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    write: float = 60.0
+    pool: float = 10.0
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """
+    How idempotent upstream requests are retried: jittered exponential backoff that
+    honours ``Retry-After``, bounded in attempts and in total time.
+
+    Attributes:
+        attempts: Tries in all, the first included; 1 disables retries.
+        timeout: Seconds all tries may take together.
+        wait_initial: The first backoff, in seconds.
+        wait_max: The longest backoff.
+        wait_jitter: Up to this many seconds of random jitter added to each backoff.
+        max_retry_after: A ``Retry-After`` longer than this is not waited for: the error
+            is raised at once, with ``retry_after`` set.
+    """
+
+    attempts: int = 3
+    timeout: float = 60.0
+    wait_initial: float = 0.5
+    wait_max: float = 10.0
+    wait_jitter: float = 1.0
+    max_retry_after: float = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class ProviderSettings:
+    """
+    Settings every provider instance has. A plugin subclasses this for its own.
+
+    Attributes:
+        base_url: The upstream API's base URL; the plugin's default when None.
+        timeouts: Per-phase timeouts of upstream requests.
+        retry: The retry policy of idempotent upstream requests.
+        poll_interval: Seconds between polls in `wait`; the provider type's default when
+            None.
+    """
+
+    base_url: str | None = None
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()
+    poll_interval: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class InstanceConfig:
+    """
+    One configured provider instance, before its plugin structures the settings.
+
+    Attributes:
+        name: The instance name, the provider part of model strings and ids.
+        type: The provider type.
+        key_env: Environment variables holding this instance's keys, in order.
+        settings: The remaining settings, as written.
+    """
+
+    name: str = attrs.field(validator=lambda _i, _a, v: check_instance_name(v))
+    type: str
+    key_env: tuple[str, ...] = ()
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class IndexConfig:
+    """Where the job index lives: ``kind`` is ``sqlite`` (at ``path``) or ``memory``."""
+
+    kind: str = "sqlite"
+    path: Path | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """A whole configuration."""
+
+    instances: tuple[InstanceConfig, ...] = ()
+    index: IndexConfig = IndexConfig()
+    default_instances: bool = True
+    source: Path | None = None
+
+
+def state_dir() -> Path:
+    """Where reelgate keeps its state: ``$REELGATE_STATE_DIR``, else the XDG state dir."""
+    if explicit := os.environ.get("REELGATE_STATE_DIR"):
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "reelgate"
+
+
+def find_config_file() -> Path | None:
+    """``$REELGATE_CONFIG``, else ``./reelgate.toml``, else the user's config dir."""
+    if explicit := os.environ.get("REELGATE_CONFIG"):
+        return Path(explicit).expanduser()
+    here = Path("reelgate.toml")
+    if here.is_file():
+        return here
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    user = Path(base) / "reelgate" / "reelgate.toml"
+    return user if user.is_file() else None
+
+
+def _key_env(name: str, table: Mapping[str, Any]) -> tuple[str, ...]:
+    for forbidden in ("api_key", "api_keys", "key", "keys"):
+        if forbidden in table:
+            raise ConfigurationError(
+                f"providers.{name}.{forbidden}: keys are never written in the configuration; "
+                "name the environment variable that holds the key with api_key_env"
+            )
+    value = table.get("api_key_env", ())
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(n, str) and n for n in names):
+        raise ConfigurationError(
+            f"providers.{name}.api_key_env must be a variable name or a list of them"
+        )
+    return names
+
+
+def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
+    """
+    Build a `Config` from a parsed TOML document.
+
+    Raises:
+        ConfigurationError: The document is not a valid configuration.
+    """
+    unknown = set(data) - {"providers", "index", "gateway"}
+    if unknown:
+        raise ConfigurationError(f"unknown section(s) in configuration: {', '.join(sorted(unknown))}")
+    instances = []
+    for name, table in (data.get("providers") or {}).items():
+        if not isinstance(table, Mapping):
+            raise ConfigurationError(f"providers.{name} must be a table")
+        settings = {k: v for k, v in table.items() if k not in ("type", "api_key_env")}
+        try:
+            instances.append(
+                InstanceConfig(
+                    name=name,
+                    type=str(table.get("type", name)),
+                    key_env=_key_env(name, table),
+                    settings=settings,
+                )
+            )
+        except ConfigurationError:
+            raise
+        except Exception as e:  # an invalid instance name
+            raise ConfigurationError(f"providers.{name}: {e}") from None
+    index_table = data.get("index") or {}
+    kind = index_table.get("kind", "sqlite")
+    if kind not in ("sqlite", "memory"):
+        raise ConfigurationError(f"index.kind must be sqlite or memory; got {kind!r}")
+    path = index_table.get("path")
+    gateway = data.get("gateway") or {}
+    return Config(
+        instances=tuple(instances),
+        index=IndexConfig(kind=kind, path=Path(path).expanduser() if path else None),
+        default_instances=bool(gateway.get("default_instances", True)),
+        source=source,
+    )
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """
+    Read a configuration file; with no path, `find_config_file`; with none found, the
+    empty configuration (every installed provider with its environment defaults).
+
+    Raises:
+        ConfigurationError: The file cannot be read or is invalid.
+    """
+    found = Path(path) if path is not None else find_config_file()
+    if found is None:
+        return Config()
+    try:
+        data = tomllib.loads(found.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigurationError(f"cannot read {found}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigurationError(f"{found} is not valid TOML: {e}") from None
+    return parse_config(data, source=found)

@@ -1,0 +1,778 @@
+"""
+`Gateway` and `SyncGateway`: the facade callers use.
+
+The gateway owns what every provider shares: ids (``native:instance``), the job index,
+key affinity, idempotent create, fallbacks, the status machine, bounded waiting and
+streamed downloads. Providers only speak their upstream API.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import anyio
+import anyio.from_thread
+import attrs
+
+from .config import Config, ProviderSettings, Secret, load_config, state_dir
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    NotFoundError,
+    ProviderError,
+    ReelgateError,
+    UnsupportedOperationError,
+    WaitTimeoutError,
+)
+from .ids import VideoId
+from .model import CreateVideo, Deleted, ListQuery, Order, Variant, Video, VideoPage, VideoStatus, check_model
+from .plugins import PluginFailure, Plugins
+from .provider import Call, DownloadStream, ProviderSetup, ProviderSpec, capabilities_of
+from .store import JobIndex, JobRecord, MemoryJobIndex
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = ["Gateway", "ProviderInstance", "SyncGateway"]
+
+T = TypeVar("T")
+
+_WRITE_BUFFER = 1024 * 1024
+
+
+@attrs.define(kw_only=True)
+class ProviderInstance:
+    """
+    A configured provider instance.
+
+    Attributes:
+        name: The instance name (the provider part of model strings and ids).
+        type: The provider type.
+        provider: The object implementing the operations.
+        keys: The instance's keys; a job keeps the one that created it.
+        poll_interval: Seconds between polls in `Gateway.wait`, before backoff.
+        requires_key: Whether operations need a key.
+        key_env: Where keys are read from, for the message when none is set.
+        origin: The plugin that registered the type.
+    """
+
+    name: str
+    type: str
+    provider: object
+    keys: tuple[Secret, ...] = ()
+    poll_interval: float = 5.0
+    requires_key: bool = False
+    key_env: tuple[str, ...] = ()
+    origin: str | None = None
+    description: str = ""
+    _rotation: Iterator[int] = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._rotation = itertools.cycle(range(len(self.keys))) if self.keys else iter(())
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The operations the provider implements."""
+        return capabilities_of(self.provider)
+
+    def _missing_key(self) -> AuthenticationError:
+        where = " or ".join(self.key_env) or "api_key_env in reelgate.toml"
+        return AuthenticationError(
+            f"no API key for provider {self.name!r}: set {where}", provider=self.name
+        )
+
+    def next_key(self) -> Secret | None:
+        """The key for a new job: the instance's keys in turn."""
+        if not self.keys:
+            if self.requires_key:
+                raise self._missing_key()
+            return None
+        return self.keys[next(self._rotation)]
+
+    def key_named(self, name: str | None) -> Secret | None:
+        """The key that created a job; the first key when it is unknown or gone."""
+        for key in self.keys:
+            if key.name == name:
+                return key
+        if not self.keys:
+            if self.requires_key:
+                raise self._missing_key()
+            return None
+        return self.keys[0]
+
+
+def _build_instances(
+    config: Config, specs: Mapping[str, ProviderSpec], client: httpx2.AsyncClient, origin: Callable[[str], str | None]
+) -> tuple[dict[str, ProviderInstance], dict[str, str]]:
+    from . import wire  # noqa: PLC0415  # the converter is only needed to structure settings
+    from .http import Upstream  # noqa: PLC0415  # keeps httpx2 out of `import reelgate`
+
+    wanted = list(config.instances)
+    if config.default_instances:
+        taken = {i.name for i in wanted}
+        from .config import InstanceConfig  # noqa: PLC0415
+
+        wanted += [
+            InstanceConfig(name=spec.type, type=spec.type, key_env=spec.key_env)
+            for spec in specs.values()
+            if spec.type not in taken
+        ]
+    instances: dict[str, ProviderInstance] = {}
+    problems: dict[str, str] = {}
+    for ic in wanted:
+        spec = specs.get(ic.type)
+        if spec is None:
+            installed = ", ".join(sorted(specs)) or "none"
+            problems[ic.name] = (
+                f"provider type {ic.type!r} is not installed (installed: {installed}); "
+                f"try: pip install reelgate-{ic.type}"
+            )
+            continue
+        raw = dict(ic.settings)
+        for setting, variable in spec.env.items():
+            if setting not in raw and (value := os.environ.get(variable)):
+                raw[setting] = value
+        try:
+            settings = wire.structure_settings(raw, spec.settings, path=f"providers.{ic.name}")
+            keys = tuple(
+                Secret(value, name=var) for var in (ic.key_env or spec.key_env) if (value := os.environ.get(var))
+            )
+            upstream = Upstream(
+                client=client,
+                base_url=settings.base_url or "",
+                instance=ic.name,
+                retry=settings.retry,
+                timeouts=settings.timeouts,
+            )
+            provider = spec.factory(ProviderSetup(name=ic.name, settings=settings, upstream=upstream))
+        except ReelgateError as e:
+            problems[ic.name] = e.message
+            continue
+        except Exception as e:  # noqa: BLE001  # a plugin's factory must not stop the others
+            problems[ic.name] = f"provider factory failed: {type(e).__name__}: {e}"
+            continue
+        instances[ic.name] = ProviderInstance(
+            name=ic.name,
+            type=spec.type,
+            provider=provider,
+            keys=keys,
+            poll_interval=settings.poll_interval or spec.poll_interval,
+            requires_key=spec.requires_key,
+            key_env=ic.key_env or spec.key_env,
+            origin=origin(spec.type),
+            description=spec.description,
+        )
+    return instances, problems
+
+
+class Gateway:
+    """
+    One API over every configured provider instance.
+
+    Build it with `from_config` (plugins, ``reelgate.toml``, environment, the SQLite job
+    index) or explicitly for embedding; use it as an async context manager.
+
+    Args:
+        config: The configuration (default: none, so every installed provider with its
+            environment defaults).
+        plugins: Loaded plugins (default: every entry point of the ``reelgate`` group).
+        index: The job index (default: `MemoryJobIndex`).
+        http_client: An httpx2 client to share (the gateway does not close it).
+        instances: Provider instances built by hand, added to the configured ones.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        plugins: Plugins | None = None,
+        index: JobIndex | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        instances: Mapping[str, ProviderInstance] | None = None,
+    ) -> None:
+        from .http import make_client  # noqa: PLC0415  # keeps httpx2 out of `import reelgate`
+
+        self.config = config or Config()
+        self.plugins = plugins if plugins is not None else Plugins.load()
+        self.index: JobIndex = index if index is not None else MemoryJobIndex()
+        self._owns_client = http_client is None
+        self.http_client = http_client or make_client()
+        registry = self.plugins.provider_registry()
+        self._instances, self.problems = _build_instances(
+            self.config, registry.specs, self.http_client, registry.origin
+        )
+        self._instances.update(instances or {})
+        self._creating: dict[tuple[str | None, str], anyio.Lock] = {}
+        self._closed = False
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | os.PathLike[str] | Config | None = None,
+        *,
+        plugins: Plugins | None = None,
+        index: JobIndex | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+    ) -> Self:
+        """
+        Build a gateway from ``reelgate.toml`` (or `path`) and the environment, with the
+        job index it names (default: SQLite under the user's state directory).
+
+        Raises:
+            ConfigurationError: The configuration is invalid.
+        """
+        config = path if isinstance(path, Config) else load_config(path)
+        if index is None:
+            if config.index.kind == "memory":
+                index = MemoryJobIndex()
+            else:
+                from .store import SQLiteJobIndex  # noqa: PLC0415
+
+                index = SQLiteJobIndex(config.index.path or state_dir() / "jobs.sqlite3")
+        return cls(config, plugins=plugins, index=index, http_client=http_client)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close providers, the job index and the HTTP client (if the gateway made it)."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            for instance in self._instances.values():
+                closer = getattr(instance.provider, "aclose", None)
+                if callable(closer):
+                    await closer()
+            await self.index.aclose()
+            if self._owns_client:
+                await self.http_client.aclose()
+
+    # -- introspection ---------------------------------------------------------------
+
+    @property
+    def instances(self) -> Mapping[str, ProviderInstance]:
+        """Every usable provider instance by name."""
+        return dict(self._instances)
+
+    @property
+    def plugin_failures(self) -> list[PluginFailure]:
+        """Plugins that failed to load or register."""
+        return list(self.plugins.failures)
+
+    def instance(self, name: str) -> ProviderInstance:
+        """
+        The instance called `name`.
+
+        Raises:
+            InvalidRequestError: No such instance is configured, or it is broken.
+        """
+        try:
+            return self._instances[name]
+        except KeyError:
+            pass
+        if name in self.problems:
+            raise InvalidRequestError(
+                f"provider {name!r} is not available: {self.problems[name]}", param="provider", provider=name
+            )
+        known = ", ".join(sorted(self._instances)) or "none"
+        raise InvalidRequestError(
+            f"unknown provider {name!r} (configured: {known})", param="provider", provider=name
+        )
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _operation(self, instance: ProviderInstance, op: str, request_type: str) -> Callable[..., Any]:
+        method = getattr(instance.provider, op, None)
+        if not callable(method):
+            raise UnsupportedOperationError(
+                f"{request_type} is not supported by {instance.name} provider",
+                provider=instance.name,
+                request_type=request_type,
+            )
+        return method  # type: ignore[no-any-return]  # checked callable above
+
+    async def _guarded(self, call: Call, work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except ReelgateError as e:
+            if e.provider is None:
+                e.provider = call.instance
+            if e.request_type is None:
+                e.request_type = call.request_type
+            raise
+        except Exception as e:
+            raise _misbehaved(call, e) from e
+
+    async def _job(
+        self, video_id: str, owner: str | None, request_type: str
+    ) -> tuple[VideoId, ProviderInstance, JobRecord | None]:
+        vid = VideoId.parse(video_id)
+        instance = self.instance(vid.instance)
+        record = await self.index.get(instance.name, vid.native)
+        if (record is not None and record.deleted) or (
+            owner is not None and (record is None or record.owner != owner)
+        ):
+            raise NotFoundError(
+                f"no video {video_id!r}", provider=instance.name, request_type=request_type
+            )
+        return vid, instance, record
+
+    def _call(
+        self, instance: ProviderInstance, record: JobRecord | None, request_type: str
+    ) -> Call:
+        key = instance.key_named(record.key_name if record else None)
+        return Call(instance=instance.name, request_type=request_type, key=key)
+
+    @staticmethod
+    def _qualify(video: Video, instance: ProviderInstance) -> Video:
+        remixed = video.remixed_from_video_id
+        if remixed is not None and not remixed.endswith(f":{instance.name}"):
+            remixed = VideoId.build(remixed, instance.name)
+        return attrs.evolve(
+            video,
+            id=VideoId.build(video.id, instance.name),
+            provider=instance.name,
+            remixed_from_video_id=remixed,
+        )
+
+    # -- operations ------------------------------------------------------------------
+
+    async def create(self, request: CreateVideo, *, owner: str | None = None) -> Video:
+        """
+        Start a job. With an idempotency key already used (by this owner), return that
+        job instead. Fallbacks are tried in order only when the previous attempt failed
+        before the provider could have accepted the job.
+
+        Raises:
+            InvalidRequestError: The model names an unknown provider, or the request is
+                invalid for the provider.
+            ReelgateError: The provider's failure, mapped.
+        """
+        candidates = [check_model(request.model), *(check_model(f, param="fallbacks") for f in request.fallbacks)]
+        targets = [(self.instance(name), model) for name, model in candidates]
+        if request.idempotency_key is None:
+            return await self._create_first(request, targets, owner)
+        lock = self._creating.setdefault((owner, request.idempotency_key), anyio.Lock())
+        async with lock:
+            known = await self.index.find_idempotent(owner, request.idempotency_key)
+            if known is not None:
+                return await self.retrieve(VideoId.build(known.native_id, known.instance), owner=owner)
+            return await self._create_first(request, targets, owner)
+
+    async def _create_first(
+        self, request: CreateVideo, targets: list[tuple[ProviderInstance, str]], owner: str | None
+    ) -> Video:
+        for position, (instance, model) in enumerate(targets):
+            try:
+                return await self._create_on(instance, model, request, owner)
+            except ReelgateError as e:
+                if e.ambiguous or position == len(targets) - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _create_on(
+        self, instance: ProviderInstance, model: str, request: CreateVideo, owner: str | None
+    ) -> Video:
+        create = self._operation(instance, "create", "video_generation")
+        key = instance.next_key()
+        call = Call(instance=instance.name, request_type="video_generation", key=key, model=model)
+        native = await self._guarded(call, create(request, call=call))
+        video = self._qualify(native, instance)
+        if video.prompt is None or video.model is None:
+            video = attrs.evolve(video, prompt=video.prompt or request.prompt, model=video.model or model)
+        await self.index.add(
+            JobRecord(
+                instance=instance.name,
+                native_id=native.id,
+                created_at=native.created_at or time.time(),
+                key_name=key.name if key else None,
+                owner=owner,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return await self.index.observe(instance.name, native.id, video)
+
+    async def retrieve(self, video_id: str, *, owner: str | None = None) -> Video:
+        """
+        The job's current state.
+
+        Raises:
+            InvalidRequestError: The id is malformed or names an unknown provider.
+            NotFoundError: No such job.
+        """
+        vid, instance, record = await self._job(video_id, owner, "video_retrieve")
+        retrieve = self._operation(instance, "retrieve", "video_retrieve")
+        call = self._call(instance, record, "video_retrieve")
+        video = self._qualify(await self._guarded(call, retrieve(vid.native, call=call)), instance)
+        return await self.index.observe(instance.name, vid.native, video)
+
+    async def wait(
+        self,
+        video_id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float | None = None,
+        on_update: Callable[[Video], object] | None = None,
+        owner: str | None = None,
+    ) -> Video:
+        """
+        Poll until the job completes or fails, and return it (a failed job is returned,
+        not raised: call `Video.raise_for_status`).
+
+        Polls start at the provider's interval (or `poll_interval`), follow the
+        provider's own hint when it gives one, and back off gently otherwise.
+
+        Args:
+            video_id: The job.
+            timeout: Seconds to wait in all.
+            poll_interval: Seconds between polls, instead of the provider's.
+            on_update: Called with every state seen (e.g. to draw progress).
+            owner: The caller, for front doors that separate callers.
+
+        Raises:
+            WaitTimeoutError: Time ran out; the error carries the last state seen.
+        """
+        instance = self.instance(VideoId.parse(video_id).instance)
+        base = poll_interval if poll_interval is not None else instance.poll_interval
+        ceiling = max(base, min(base * 5, 30.0))
+        delay = base
+        deadline = anyio.current_time() + timeout
+        while True:
+            video = await self.retrieve(video_id, owner=owner)
+            if on_update is not None:
+                on_update(video)
+            if video.done:
+                return video
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise WaitTimeoutError(
+                    f"video {video_id} is still {video.status.value} after {timeout:g} s",
+                    video=video,
+                    provider=instance.name,
+                )
+            hint = video.poll_after
+            await anyio.sleep(min(hint if hint is not None else delay, remaining))
+            delay = min(delay * 1.5, ceiling)
+
+    async def list(
+        self,
+        provider: str,
+        *,
+        limit: int | str | None = 20,
+        order: str | None = "desc",
+        after: str | None = None,
+        owner: str | None = None,
+    ) -> VideoPage:
+        """
+        One page of a provider instance's jobs, newest first by default.
+
+        Providers with a list endpoint are asked; for the others (and for an `owner`,
+        who sees only their own jobs) the job index answers, with the same cursors.
+
+        Args:
+            provider: The instance name.
+            limit: 1..100.
+            order: ``asc`` or ``desc`` by creation time.
+            after: The last id of the previous page.
+            owner: The caller, for front doors that separate callers.
+
+        Raises:
+            InvalidRequestError: A bad limit, order or cursor, or an unknown provider.
+        """
+        query = ListQuery(limit=limit, order=order, after=after)
+        instance = self.instance(provider)
+        native_after: str | None = None
+        if query.after is not None:
+            cursor = VideoId.parse(query.after)
+            if cursor.instance != instance.name:
+                raise InvalidRequestError(
+                    f"after: {query.after!r} is not a video of provider {instance.name!r}", param="after"
+                )
+            native_after = cursor.native
+        if owner is None and "list" in instance.capabilities:
+            call = self._call(instance, None, "video_list")
+            native_query = attrs.evolve(query, after=native_after)
+            page = await self._guarded(call, instance.provider.list(native_query, call=call))  # type: ignore[attr-defined]
+            videos = []
+            for item in page.data:
+                video = self._qualify(item, instance)
+                videos.append(await self.index.observe(instance.name, item.id, video))
+            return VideoPage(tuple(videos), page.has_more)
+        records, has_more = await self.index.page(
+            instance.name, limit=query.limit, order=query.order, after=native_after, owner=owner
+        )
+        return VideoPage(tuple(_record_video(r) for r in records), has_more)
+
+    async def iter_videos(
+        self, provider: str, *, order: Order = "desc", page_size: int = 100, owner: str | None = None
+    ) -> AsyncIterator[Video]:
+        """Every job of a provider instance, following cursors page by page."""
+        after: str | None = None
+        while True:
+            page = await self.list(provider, limit=page_size, order=order, after=after, owner=owner)
+            for video in page.data:
+                yield video
+            if not page.has_more or page.last_id is None:
+                return
+            after = page.last_id
+
+    @asynccontextmanager
+    async def download(
+        self, video_id: str, variant: str | Variant = Variant.VIDEO, *, owner: str | None = None
+    ) -> AsyncIterator[DownloadStream]:
+        """
+        Stream a finished job's asset; the connection is released when the block exits.
+
+        Raises:
+            VideoNotReadyError: The job has not completed.
+            UnsupportedOperationError: The provider has no such variant or no download.
+        """
+        chosen = Variant.parse(variant)
+        vid, instance, record = await self._job(video_id, owner, "video_download")
+        download = self._operation(instance, "download", "video_download")
+        call = self._call(instance, record, "video_download")
+        async with AsyncExitStack() as stack:
+            opened: AbstractAsyncContextManager[DownloadStream] = download(vid.native, chosen, call=call)
+            stream = await self._guarded(call, stack.enter_async_context(opened))
+            yield stream
+
+    async def download_to(
+        self,
+        video_id: str,
+        path: str | os.PathLike[str],
+        *,
+        variant: str | Variant = Variant.VIDEO,
+        on_progress: Callable[[int, int | None], object] | None = None,
+        owner: str | None = None,
+    ) -> Path:
+        """
+        Download a finished job's asset to `path` atomically: the bytes go to a
+        temporary file beside it, renamed into place once complete.
+
+        Args:
+            video_id: The job.
+            path: Where to write.
+            variant: ``video``, ``thumbnail`` or ``spritesheet``.
+            on_progress: Called with (bytes so far, total or None) as bytes arrive.
+            owner: The caller, for front doors that separate callers.
+
+        Returns:
+            The path written.
+        """
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        try:
+            async with self.download(video_id, variant, owner=owner) as stream:
+                async with await anyio.open_file(partial, "wb") as out:
+                    pending: list[bytes] = []
+                    buffered = 0
+                    async for chunk in stream:
+                        pending.append(chunk)
+                        buffered += len(chunk)
+                        if buffered >= _WRITE_BUFFER:
+                            await out.write(b"".join(pending))
+                            pending.clear()
+                            buffered = 0
+                        if on_progress is not None:
+                            on_progress(stream.received, stream.content_length)
+                    if pending:
+                        await out.write(b"".join(pending))
+            await anyio.Path(partial).replace(target)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.Path(partial).unlink(missing_ok=True)
+            raise
+        return target
+
+    async def delete(self, video_id: str, *, owner: str | None = None) -> Deleted:
+        """
+        Delete a job (providers that cannot delete a running job cancel it).
+
+        Raises:
+            NotFoundError: No such job, or it was deleted already.
+        """
+        vid, instance, record = await self._job(video_id, owner, "video_delete")
+        delete = self._operation(instance, "delete", "video_delete")
+        call = self._call(instance, record, "video_delete")
+        await self._guarded(call, delete(vid.native, call=call))
+        await self.index.mark_deleted(instance.name, vid.native)
+        return Deleted(id=VideoId.build(vid.native, instance.name), deleted=True)
+
+    async def remix(self, video_id: str, prompt: str, *, owner: str | None = None) -> Video:
+        """
+        Start a new job from a finished one with a new prompt.
+
+        Raises:
+            InvalidRequestError: The prompt is empty.
+            UnsupportedOperationError: The provider cannot remix.
+        """
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidRequestError("prompt is required", param="prompt", request_type="video_remix")
+        vid, instance, record = await self._job(video_id, owner, "video_remix")
+        remix = self._operation(instance, "remix", "video_remix")
+        call = self._call(instance, record, "video_remix")
+        native = await self._guarded(call, remix(vid.native, prompt, call=call))
+        source = VideoId.build(vid.native, instance.name)
+        video = self._qualify(native, instance)
+        video = attrs.evolve(video, remixed_from_video_id=source, prompt=video.prompt or prompt)
+        await self.index.add(
+            JobRecord(
+                instance=instance.name,
+                native_id=native.id,
+                created_at=native.created_at or time.time(),
+                key_name=call.key.name if call.key else None,
+                owner=owner,
+                remixed_from=source,
+            )
+        )
+        return await self.index.observe(instance.name, native.id, video)
+
+
+def _record_video(record: JobRecord) -> Video:
+    if record.video is not None:
+        return record.video
+    return Video(
+        id=VideoId.build(record.native_id, record.instance),
+        provider=record.instance,
+        status=VideoStatus.QUEUED,
+        created_at=int(record.created_at),
+    )
+
+
+def _misbehaved(call: Call, exc: Exception) -> ProviderError:
+    return ProviderError(
+        f"provider {call.instance!r} failed unexpectedly in {call.request_type}: {type(exc).__name__}",
+        provider=call.instance,
+        request_type=call.request_type,
+        ambiguous=call.request_type in ("video_generation", "video_remix"),
+    )
+
+
+class SyncGateway:
+    """
+    `Gateway` for code that does not use async: the same methods, blocking.
+
+    The async gateway runs on an event loop in a background thread.
+    """
+
+    def __init__(self, factory: Callable[[], Gateway]) -> None:
+        self._portal_cm = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        try:
+            self.gateway = self._portal.call(_build_in_loop, factory)
+        except BaseException:
+            self._portal_cm.__exit__(None, None, None)
+            raise
+
+    @classmethod
+    def from_config(cls, *args: Any, **kwargs: Any) -> SyncGateway:
+        """Like `Gateway.from_config`, blocking."""
+        return cls(lambda: Gateway.from_config(*args, **kwargs))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the gateway and stop its event loop."""
+        if self._portal_cm is None:
+            return
+        try:
+            self._portal.call(self.gateway.aclose)
+        finally:
+            cm, self._portal_cm = self._portal_cm, None  # type: ignore[assignment]
+            cm.__exit__(None, None, None)
+
+    def _run(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        return self._portal.call(lambda: fn(*args, **kwargs))
+
+    def create(self, request: CreateVideo, **kwargs: Any) -> Video:
+        """Blocking `Gateway.create`."""
+        return self._run(self.gateway.create, request, **kwargs)
+
+    def retrieve(self, video_id: str, **kwargs: Any) -> Video:
+        """Blocking `Gateway.retrieve`."""
+        return self._run(self.gateway.retrieve, video_id, **kwargs)
+
+    def wait(self, video_id: str, **kwargs: Any) -> Video:
+        """Blocking `Gateway.wait`."""
+        return self._run(self.gateway.wait, video_id, **kwargs)
+
+    def list(self, provider: str, **kwargs: Any) -> VideoPage:
+        """Blocking `Gateway.list`."""
+        return self._run(self.gateway.list, provider, **kwargs)
+
+    def iter_videos(self, provider: str, **kwargs: Any) -> Iterator[Video]:
+        """Blocking `Gateway.iter_videos`."""
+        iterator = self.gateway.iter_videos(provider, **kwargs)
+        try:
+            while True:
+                try:
+                    yield self._portal.call(iterator.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._portal.call(iterator.aclose)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def download(self, video_id: str, variant: str | Variant = Variant.VIDEO, **kwargs: Any) -> Iterator[SyncDownloadStream]:
+        """Blocking `Gateway.download`: iterate the stream for chunks."""
+        with self._portal.wrap_async_context_manager(self.gateway.download(video_id, variant, **kwargs)) as stream:
+            yield SyncDownloadStream(stream, self._portal)
+
+    def download_to(self, video_id: str, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Blocking `Gateway.download_to`."""
+        return self._run(self.gateway.download_to, video_id, path, **kwargs)
+
+    def delete(self, video_id: str, **kwargs: Any) -> Deleted:
+        """Blocking `Gateway.delete`."""
+        return self._run(self.gateway.delete, video_id, **kwargs)
+
+    def remix(self, video_id: str, prompt: str, **kwargs: Any) -> Video:
+        """Blocking `Gateway.remix`."""
+        return self._run(self.gateway.remix, video_id, prompt, **kwargs)
+
+
+async def _build_in_loop(factory: Callable[[], Gateway]) -> Gateway:
+    return factory()
+
+
+class SyncDownloadStream:
+    """A `DownloadStream` read from blocking code."""
+
+    def __init__(self, stream: DownloadStream, portal: anyio.from_thread.BlockingPortal) -> None:
+        self._stream = stream
+        self._portal = portal
+        self.content_type = stream.content_type
+        self.content_length = stream.content_length
+
+    def __iter__(self) -> Iterator[bytes]:
+        iterator = aiter(self._stream)
+        while True:
+            try:
+                yield self._portal.call(anext, iterator)
+            except StopAsyncIteration:
+                return
+
+

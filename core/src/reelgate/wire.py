@@ -1,0 +1,419 @@
+"""
+The JSON shapes of the ``/v1/videos`` API, to and from the core types.
+
+One private cattrs converter, made by `make_converter`, does the work. Reading is lenient
+(unknown keys are ignored; optional keys may be missing or null); writing leaves out empty
+optionals; ``seconds`` is a string on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ReelgateError,
+    UnsupportedOperationError,
+    VideoNotReadyError,
+)
+from .ids import VideoId
+from .model import ContentFilter, CreateVideo, Deleted, ImageInput, Video, VideoOutput, VideoPage
+
+__all__ = [
+    "CREATE_FIELDS",
+    "ExtraFields",
+    "create_from_dict",
+    "deleted_to_dict",
+    "dumps_error",
+    "dumps_video",
+    "error_from_dict",
+    "error_to_dict",
+    "loads_video",
+    "make_converter",
+    "page_from_dict",
+    "page_to_dict",
+    "structure_settings",
+    "video_from_dict",
+    "video_to_dict",
+]
+
+#: The create request's own fields; every other top-level key is an extra parameter.
+CREATE_FIELDS = frozenset(
+    {
+        "model", "prompt", "input_reference", "seconds", "size", "negative_prompt",
+        "seed", "video_uri", "audio", "fallbacks",
+    }
+)
+
+T = TypeVar("T")
+
+_LIST_ITEM_DROP = ("videos", "content_filter")
+
+
+@attrs.frozen(kw_only=True)
+class ExtraFields:
+    """
+    The ``extra_fields`` object of every response.
+
+    Attributes:
+        request_type: ``video_generation``, ``video_retrieve``, ``video_list``...
+        provider: The provider instance.
+        model_requested: The model the caller asked for.
+        latency: Milliseconds spent on the upstream call.
+        raw_response: The upstream response, when the caller asked for it (scrubbed).
+    """
+
+    request_type: str
+    provider: str | None = None
+    model_requested: str | None = None
+    latency: int = 0
+    raw_request: Any = None
+    raw_response: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: empty optionals left out, ``latency`` and ``chunk_index`` kept."""
+        out: dict[str, Any] = {"request_type": self.request_type}
+        if self.provider is not None:
+            out["provider"] = self.provider
+        if self.model_requested is not None:
+            out["model_requested"] = self.model_requested
+        out["latency"] = self.latency
+        out["chunk_index"] = 0
+        if self.raw_request is not None:
+            out["raw_request"] = self.raw_request
+        if self.raw_response is not None:
+            out["raw_response"] = self.raw_response
+        return out
+
+
+def _progress_out(value: float | None) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+def _seconds_in(value: Any, _type: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"seconds must be a string, got {value!r}")
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _int_or_none(value: Any, _type: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a unix timestamp, got {value!r}")
+    return int(value)
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the converter between the core types and the wire's JSON shapes."""
+    c = cattrs.Converter(omit_if_default=True, forbid_extra_keys=False)
+
+    c.register_structure_hook(str | None, lambda v, _: None if v is None else str(v))
+    c.register_structure_hook(int | None, _int_or_none)
+    c.register_structure_hook_func(
+        lambda t: t == tuple[str, ...], lambda v, _: () if v is None else tuple(str(x) for x in v)
+    )
+    c.register_structure_hook_func(
+        lambda t: t == tuple[VideoOutput, ...],
+        lambda v, _: () if v is None else tuple(c.structure(x, VideoOutput) for x in v),
+    )
+    c.register_structure_hook(
+        ContentFilter,
+        make_dict_structure_fn(ContentFilter, c, filtered_count=override(struct_hook=lambda v, _: int(v or 0))),
+    )
+
+    video_fields: dict[str, Any] = {
+        "provider": override(omit=True),
+        "poll_after": override(omit=True),
+        "provider_metadata": override(omit=True),
+    }
+    c.register_unstructure_hook(
+        Video,
+        make_dict_unstructure_fn(
+            Video, c, _cattrs_omit_if_default=True,
+            progress=override(unstruct_hook=_progress_out),
+            **video_fields,
+        ),
+    )
+    c.register_structure_hook(
+        Video,
+        make_dict_structure_fn(
+            Video, c,
+            seconds=override(struct_hook=_seconds_in),
+            progress=override(struct_hook=lambda v, _: None if v is None else float(v)),
+            **video_fields,
+        ),
+    )
+    return c
+
+
+_converter = make_converter()
+
+
+def _invalid(exc: Exception, what: str) -> InvalidRequestError:
+    if isinstance(exc, cattrs.BaseValidationError):
+        reasons = "; ".join(cattrs.transform_error(exc, path=what))
+    else:
+        reasons = str(exc)
+    return InvalidRequestError(f"invalid {what}: {reasons}")
+
+
+def video_to_dict(video: Video, *, extra_fields: ExtraFields | None = None) -> dict[str, Any]:
+    """A video as the wire's video object (``extra_fields`` appended when given)."""
+    out: dict[str, Any] = _converter.unstructure(video)
+    out = {"id": out.pop("id"), "object": "video", **out}
+    if extra_fields is not None:
+        out["extra_fields"] = extra_fields.to_dict()
+    return out
+
+
+def video_from_dict(data: Mapping[str, Any]) -> Video:
+    """
+    Read a wire video object; the provider instance comes from the id.
+
+    Raises:
+        InvalidRequestError: The object cannot be a video.
+    """
+    try:
+        video = _converter.structure(dict(data), Video)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as e:
+        raise _invalid(e, "video") from None
+    if video.provider is None:
+        try:
+            return attrs.evolve(video, provider=VideoId.parse(video.id).instance)
+        except InvalidRequestError:
+            return video
+    return video
+
+
+def dumps_video(video: Video, *, extra_fields: ExtraFields | None = None) -> str:
+    """A video as wire JSON text."""
+    return json.dumps(video_to_dict(video, extra_fields=extra_fields), separators=(",", ":"))
+
+
+def loads_video(data: str | bytes | Mapping[str, Any]) -> Video:
+    """
+    A video from wire JSON (text, bytes or an already parsed object).
+
+    Raises:
+        InvalidRequestError: The data is not a video object.
+    """
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise InvalidRequestError("invalid video: not JSON") from None
+    if not isinstance(data, Mapping):
+        raise InvalidRequestError("invalid video: not a JSON object")
+    return video_from_dict(data)
+
+
+def page_to_dict(page: VideoPage, *, extra_fields: ExtraFields | None = None) -> dict[str, Any]:
+    """A page as the wire's list object."""
+    data = []
+    for video in page.data:
+        item = video_to_dict(video)
+        for key in _LIST_ITEM_DROP:
+            item.pop(key, None)
+        data.append(item)
+    out: dict[str, Any] = {"object": "list", "data": data}
+    if page.data:
+        out["first_id"] = page.first_id
+        out["last_id"] = page.last_id
+    out["has_more"] = page.has_more
+    if extra_fields is not None:
+        out["extra_fields"] = extra_fields.to_dict()
+    return out
+
+
+def page_from_dict(data: Mapping[str, Any]) -> VideoPage:
+    """
+    Read a wire list object.
+
+    Raises:
+        InvalidRequestError: The object is not a list of videos.
+    """
+    items = data.get("data")
+    if not isinstance(items, list):
+        raise InvalidRequestError("invalid list: data must be an array")
+    return VideoPage(tuple(video_from_dict(item) for item in items), bool(data.get("has_more")))
+
+
+def deleted_to_dict(deleted: Deleted, *, extra_fields: ExtraFields | None = None) -> dict[str, Any]:
+    """A delete's answer as the wire's object."""
+    out: dict[str, Any] = {"id": deleted.id, "object": "video.deleted", "deleted": deleted.deleted}
+    if extra_fields is not None:
+        out["extra_fields"] = extra_fields.to_dict()
+    return out
+
+
+def error_to_dict(error: ReelgateError, *, model_requested: str | None = None) -> dict[str, Any]:
+    """An error as the wire's error body."""
+    field: dict[str, Any] = {}
+    for name in ("type", "code"):
+        if (value := getattr(error, name)) is not None:
+            field[name] = value
+    field["message"] = error.message
+    if error.param is not None:
+        field["param"] = error.param
+    extra: dict[str, Any] = {}
+    if error.provider is not None:
+        extra["provider"] = error.provider
+    if model_requested is not None:
+        extra["model_requested"] = model_requested
+    if error.request_type is not None:
+        extra["request_type"] = error.request_type
+    if error.raw_response is not None:
+        extra["raw_response"] = error.raw_response
+    return {
+        "is_bifrost_error": not error.upstream,
+        "status_code": error.status_code or 500,
+        "error": field,
+        "extra_fields": extra,
+    }
+
+
+def dumps_error(error: ReelgateError, *, model_requested: str | None = None) -> str:
+    """An error as wire JSON text."""
+    return json.dumps(error_to_dict(error, model_requested=model_requested), separators=(",", ":"))
+
+
+_BY_STATUS: dict[int, type[ReelgateError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: VideoNotReadyError,
+    429: RateLimitError,
+    502: ProviderError,
+    504: ProviderTimeoutError,
+}
+
+
+def error_from_dict(data: Mapping[str, Any], status: int | None = None) -> ReelgateError:
+    """Read a wire error body back into the matching reelgate error."""
+    field = data.get("error") if isinstance(data.get("error"), Mapping) else {}
+    assert isinstance(field, Mapping)  # noqa: S101  # narrowed above
+    extra = data.get("extra_fields") if isinstance(data.get("extra_fields"), Mapping) else {}
+    assert isinstance(extra, Mapping)  # noqa: S101  # narrowed above
+    code = status or data.get("status_code") or 500
+    cls = _BY_STATUS.get(int(code), ProviderError if int(code) >= 500 else InvalidRequestError)
+    if cls is InvalidRequestError and field.get("code") == "unsupported_operation":
+        cls = UnsupportedOperationError
+    return cls(
+        str(field.get("message") or f"HTTP {code}"),
+        type=field.get("type"),
+        code=field.get("code"),
+        param=field.get("param"),
+        provider=extra.get("provider"),
+        request_type=extra.get("request_type"),
+        upstream=not data.get("is_bifrost_error", True),
+    )
+
+
+def _image_from_wire(value: str | None) -> ImageInput | None:
+    """A data URL, an http(s) URL or bare base64; never a path on this machine."""
+    if not value:
+        return None
+    if value.startswith(("data:", "https://", "http://")):
+        return ImageInput.coerce(value)
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(
+            "input_reference must be a data URL, an http(s) URL or base64 image bytes",
+            param="input_reference",
+        ) from None
+    return ImageInput.from_bytes(data)
+
+
+def create_from_dict(data: Mapping[str, Any]) -> CreateVideo:
+    """
+    Read a create request body: the known fields, every other key an extra parameter.
+
+    Raises:
+        InvalidRequestError: A field has the wrong type or value.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidRequestError("request body must be a JSON object")
+    for name in ("model", "prompt"):
+        if not isinstance(data.get(name), str):
+            if data.get(name) is None and name == "prompt":
+                raise InvalidRequestError("prompt cannot be empty", param="prompt")
+            raise InvalidRequestError(f"{name} is required and must be a string", param=name)
+    for name in ("input_reference", "size", "negative_prompt", "video_uri"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise InvalidRequestError(f"{name} must be a string", param=name)
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidRequestError("seed must be an integer", param="seed")
+    audio = data.get("audio")
+    if audio is not None and not isinstance(audio, bool):
+        raise InvalidRequestError("audio must be a boolean", param="audio")
+    seconds = data.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, str | int)):
+        raise InvalidRequestError("seconds must be a string such as \"8\"", param="seconds")
+    fallbacks = data.get("fallbacks") or []
+    if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
+        raise InvalidRequestError(
+            "fallbacks must be an array of provider/model strings", param="fallbacks"
+        )
+    return CreateVideo(
+        model=data["model"],
+        prompt=data["prompt"],
+        input_reference=_image_from_wire(data.get("input_reference")),
+        seconds=seconds,
+        size=data.get("size") or None,
+        negative_prompt=data.get("negative_prompt"),
+        seed=seed,
+        video_uri=data.get("video_uri"),
+        audio=audio,
+        fallbacks=tuple(fallbacks),
+        extra_params={k: v for k, v in data.items() if k not in CREATE_FIELDS},
+    )
+
+
+def _unknown_keys(data: Mapping[str, Any], cls: type, path: str) -> list[str]:
+    fields = {f.name: f for f in attrs.fields(cls)}
+    problems = [f"{path}.{key}" for key in data if key not in fields]
+    for name, value in data.items():
+        field = fields.get(name)
+        if field is not None and isinstance(value, Mapping) and attrs.has(field.type):
+            problems += _unknown_keys(value, field.type, f"{path}.{name}")
+    return problems
+
+
+def structure_settings(data: Mapping[str, Any], cls: type[T], *, path: str) -> T:
+    """
+    Build a provider's settings from a configuration table, refusing unknown keys.
+
+    Raises:
+        ConfigurationError: A key is unknown or a value has the wrong type.
+    """
+    if unknown := _unknown_keys(data, cls, path):
+        raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+    try:
+        return _converter.structure(dict(data), cls)
+    except cattrs.BaseValidationError as e:
+        raise ConfigurationError("; ".join(cattrs.transform_error(e, path=path))) from None
+    except (TypeError, ValueError) as e:
+        raise ConfigurationError(f"{path}: {e}") from None
