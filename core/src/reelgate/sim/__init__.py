@@ -21,6 +21,7 @@ from __future__ import annotations
 import secrets
 import struct
 import time
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -74,6 +75,10 @@ def _b36(n: int) -> str:
             return out
 
 
+def _check(body: str) -> str:
+    return f"{zlib.crc32(body.encode()) & 0xFFFF:04x}"
+
+
 @attrs.frozen
 class _Job:
     created_ms: int
@@ -84,18 +89,23 @@ class _Job:
     @classmethod
     def parse(cls, native_id: str) -> Self:
         try:
-            prefix, created, duration, outcome, size, _rand = native_id.split("_")
-            if prefix != "sim" or outcome not in _OUTCOME_NAMES:
+            body, _, check = native_id.rpartition("_")
+            prefix, created, duration, outcome, size, _random = body.split("_")
+            if prefix != "sim" or outcome not in _OUTCOME_NAMES or check != _check(body):
                 raise ValueError(native_id)
             return cls(int(created, 36), int(duration, 36), outcome, int(size, 36))
         except ValueError:
             raise NotFoundError(f"no video {native_id!r} in the simulator") from None
 
     def native_id(self) -> str:
-        parts = (self.created_ms, self.duration_ms)
-        return "_".join(
-            ["sim", *map(_b36, parts), self.outcome, _b36(self.size_bytes), secrets.token_hex(4)]
+        # The random part makes ids unique; the checksum makes made-up ids unknown.
+        body = "_".join(
+            [
+                "sim", _b36(self.created_ms), _b36(self.duration_ms), self.outcome,
+                _b36(self.size_bytes), secrets.token_hex(3),
+            ]
         )
+        return f"{body}_{_check(body)}"
 
 
 @attrs.frozen(kw_only=True)

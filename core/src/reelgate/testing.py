@@ -1,0 +1,636 @@
+"""
+The conformance kit for provider plugins: a pytest plugin with `ProviderContract`.
+
+A plugin subclasses `ProviderContract`, says how to reach its emulator, and inherits the
+whole behavioural contract (lifecycle, ids, polling, pagination, streamed download,
+unsupported operations, errors, faults, retries, secrets), run under asyncio and trio,
+in-process and over real HTTP on 127.0.0.1::
+
+    pytest_plugins = ["reelgate.testing"]
+
+    class TestAcmeContract(ProviderContract):
+        provider_type = "acme"
+        model = "acme-video-1"
+
+        def plugin(self):
+            return reelgate_acme
+
+        def emulator(self):
+            return reelgate_acme.emulator.create_app(job_seconds=0.3)
+
+A subclass may not replace or delete an inherited test; it can only add tests, or mark
+an override with `ProviderContract.override` (and say why in its docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+import pytest
+
+from .config import Config, InstanceConfig
+from .emulation import FAIL, SLOW, Fault, Faults, serve
+from .errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ReelgateError,
+    UnsupportedOperationError,
+    VideoFailedError,
+    VideoNotReadyError,
+)
+from .gateway import Gateway
+from .http import emulator_transport, make_client
+from .ids import VideoId
+from .model import CreateVideo, Video, VideoStatus
+from .plugins import Plugins
+from .provider import OPERATIONS
+from .status import is_legal
+from .store import MemoryJobIndex
+
+__all__ = ["Harness", "ProviderContract"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The keys the contract configures: distinctive, so that a leak is easy to find.
+KEY_A = "sk-reelgate-contract-AAAA-0123456789"
+KEY_B = "sk-reelgate-contract-BBBB-9876543210"
+_KEY_ENV = ("REELGATE_CONTRACT_KEY_A", "REELGATE_CONTRACT_KEY_B")
+
+_FAST_RETRY = {"attempts": 3, "timeout": 10.0, "wait_initial": 0.01, "wait_max": 0.05, "wait_jitter": 0.0}
+
+
+@attrs.define
+class Harness:
+    """
+    One provider instance wired to its emulator, for one test.
+
+    Attributes:
+        gateway: A gateway with the instance configured.
+        instance: The instance's name (deliberately not the type's name).
+        model: ``instance/model`` for creates.
+        faults: The emulator's fault script (None for providers without HTTP).
+    """
+
+    gateway: Gateway
+    instance: str
+    model: str
+    faults: Faults | None
+
+    def request(self, prompt: str = "a paper boat", **kwargs: Any) -> CreateVideo:
+        """A create request for this instance."""
+        return CreateVideo(model=self.model, prompt=prompt, **kwargs)
+
+    def require_faults(self) -> Faults:
+        """The fault script, or skip the test for a provider without an HTTP upstream."""
+        if self.faults is None:
+            pytest.skip("this provider has no HTTP upstream to fault")
+        return self.faults
+
+
+class ProviderContract:
+    """
+    The behaviour every provider must show through the gateway.
+
+    Subclasses set `provider_type` and `model` and implement `plugin` and `emulator`;
+    they may override `settings`, `failing_request`, `slow_request` and
+    `unknown_native_id` when their emulator needs something else.
+    """
+
+    pytestmark: ClassVar[Any] = pytest.mark.anyio
+
+    #: The provider type the plugin registers.
+    provider_type: ClassVar[str]
+    #: The native model name to create jobs with.
+    model: ClassVar[str]
+    #: How to reach the emulator: in-process, over loopback HTTP, or both.
+    transports: ClassVar[tuple[str, ...]] = ("asgi", "http")
+    #: Seconds `wait` may take for one job.
+    wait_timeout: ClassVar[float] = 30.0
+
+    _contract_tests: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ProviderContract._contract_tests:
+            mine = cls.__dict__.get(name, ProviderContract.__dict__[name])
+            if mine is not ProviderContract.__dict__[name] and not getattr(mine, "_reelgate_override", False):
+                raise TypeError(
+                    f"{cls.__name__}.{name} replaces a contract test; mark a deliberate "
+                    "override with @ProviderContract.override and say why"
+                )
+
+    @staticmethod
+    def override(fn: F) -> F:
+        """Mark a deliberate override of a contract test."""
+        fn._reelgate_override = True  # type: ignore[attr-defined]  # a marker attribute
+        return fn
+
+    # -- what a subclass provides ------------------------------------------------------
+
+    def plugin(self) -> object:
+        """The object whose ``reelgate_register_providers`` registers the provider."""
+        raise NotImplementedError
+
+    def emulator(self) -> Any:
+        """A fresh ASGI emulator whose outermost layer is a `FaultMiddleware` (or None)."""
+        raise NotImplementedError
+
+    def settings(self, base_url: str) -> dict[str, Any]:
+        """The instance's settings for an emulator at `base_url`."""
+        return {"base_url": base_url}
+
+    def failing_request(self, request: CreateVideo) -> CreateVideo:
+        """`request`, changed so that the job fails."""
+        return attrs.evolve(request, prompt=f"{request.prompt} {FAIL}")
+
+    def slow_request(self, request: CreateVideo) -> CreateVideo:
+        """`request`, changed so that the job stays unfinished for a while."""
+        return attrs.evolve(request, prompt=f"{request.prompt} {SLOW}")
+
+    def unknown_native_id(self) -> str:
+        """A well-formed native id the emulator has never issued."""
+        return "does-not-exist-0000"
+
+    # -- fixtures ----------------------------------------------------------------------
+
+    @pytest.fixture(params=["asyncio", "trio"])
+    def anyio_backend(self, request: pytest.FixtureRequest) -> str:
+        """Every contract test runs under asyncio and trio."""
+        return str(request.param)
+
+    @classmethod
+    def pytest_generate_tests(cls, metafunc: pytest.Metafunc) -> None:
+        """Run each test over every transport the subclass supports."""
+        if "transport" in metafunc.fixturenames:
+            metafunc.parametrize("transport", cls.transports)
+
+    @pytest.fixture(name="emulator_url")
+    def _emulator_url(self, transport: str) -> Iterator[tuple[Any, str | None]]:
+        app = self.emulator()
+        if app is None or transport == "asgi":
+            yield app, None
+            return
+        with serve(app) as url:
+            yield app, url
+
+    @pytest.fixture(name="harness")
+    async def _harness(
+        self, emulator_url: tuple[Any, str | None], monkeypatch: pytest.MonkeyPatch
+    ) -> AsyncIterator[Harness]:
+        app, url = emulator_url
+        monkeypatch.setenv(_KEY_ENV[0], KEY_A)
+        monkeypatch.setenv(_KEY_ENV[1], KEY_B)
+        if app is None:
+            client = make_client()
+            base_url = "http://unused.invalid"
+        elif url is None:
+            client = make_client(transport=emulator_transport(app))
+            base_url = "http://emulator.test"
+        else:
+            client = make_client()
+            base_url = url
+        settings = {"retry": dict(_FAST_RETRY), "poll_interval": 0.02, **self.settings(base_url)}
+        instance = f"contract-{self.provider_type}"
+        plugins = Plugins()
+        plugins.register(self.plugin(), name=self.provider_type)
+        config = Config(
+            instances=(InstanceConfig(name=instance, type=self.provider_type, key_env=_KEY_ENV, settings=settings),),
+            default_instances=False,
+        )
+        gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
+        assert not gateway.problems, gateway.problems
+        assert not plugins.failures, plugins.failures
+        faults = getattr(app, "faults", None)
+        try:
+            yield Harness(gateway, instance, f"{instance}/{self.model}", faults)
+        finally:
+            await gateway.aclose()
+            await client.aclose()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _caps(self, h: Harness) -> frozenset[str]:
+        return h.gateway.instance(h.instance).capabilities
+
+    def _need(self, h: Harness, *ops: str) -> None:
+        missing = [op for op in ops if op not in self._caps(h)]
+        if missing:
+            pytest.skip(f"the provider does not implement {', '.join(missing)}")
+
+    async def _completed(self, h: Harness, **kwargs: Any) -> Video:
+        video = await h.gateway.create(h.request(**kwargs))
+        done = await h.gateway.wait(video.id, timeout=self.wait_timeout)
+        assert done.status is VideoStatus.COMPLETED, done
+        return done
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def test_create_returns_a_qualified_job(self, harness: Harness) -> None:
+        """Create answers at once with a job whose id names the instance."""
+        video = await harness.gateway.create(harness.request())
+        parsed = VideoId.parse(video.id)
+        assert parsed.instance == harness.instance
+        assert video.provider == harness.instance
+        assert video.status in (VideoStatus.QUEUED, VideoStatus.IN_PROGRESS, VideoStatus.COMPLETED)
+        assert video.prompt == "a paper boat"
+        assert video.created_at is not None
+
+    async def test_lifecycle_to_completed(self, harness: Harness) -> None:
+        """A job completes: status completed, progress 100, timestamps in order."""
+        video = await self._completed(harness)
+        assert video.progress in (None, 100)
+        assert video.error is None
+        assert video.created_at is not None
+        if video.completed_at is not None:
+            assert video.completed_at >= video.created_at
+        assert video.raise_for_status() is video
+
+    async def test_lifecycle_to_failed(self, harness: Harness) -> None:
+        """A failing job ends failed, with a reason, and raise_for_status raises."""
+        video = await harness.gateway.create(self.failing_request(harness.request()))
+        done = await harness.gateway.wait(video.id, timeout=self.wait_timeout)
+        assert done.status is VideoStatus.FAILED
+        assert done.error is not None
+        assert done.error.message
+        with pytest.raises(VideoFailedError) as caught:
+            done.raise_for_status()
+        assert caught.value.video is done
+
+    async def test_id_round_trips(self, harness: Harness) -> None:
+        """Retrieve accepts the id create returned and answers with the same id."""
+        video = await harness.gateway.create(harness.request())
+        again = await harness.gateway.retrieve(video.id)
+        assert again.id == video.id
+        assert VideoId.parse(again.id) == VideoId.parse(video.id)
+        assert VideoId.build(*VideoId.parse(video.id)) == video.id
+
+    async def test_polling_is_monotonic(self, harness: Harness) -> None:
+        """While polling, status moves only forward and progress never decreases."""
+        seen: list[Video] = []
+        video = await harness.gateway.create(harness.request())
+        seen.append(video)
+        await harness.gateway.wait(video.id, timeout=self.wait_timeout, on_update=seen.append)
+        for before, after in zip(seen, seen[1:], strict=False):
+            assert is_legal(before.status, after.status), (before.status, after.status)
+            if before.progress is not None and after.progress is not None:
+                assert after.progress >= before.progress
+        assert seen[-1].done
+
+    async def test_created_at_is_stable(self, harness: Harness) -> None:
+        """created_at is the job's creation time, not the time of each poll."""
+        video = await harness.gateway.create(harness.request())
+        first = await harness.gateway.retrieve(video.id)
+        later = await harness.gateway.wait(video.id, timeout=self.wait_timeout)
+        assert first.created_at == later.created_at == video.created_at
+
+    # -- listing -----------------------------------------------------------------------
+
+    async def test_list_pages_have_no_gap_and_no_duplicate(self, harness: Harness) -> None:
+        """Following cursors two at a time visits every job once, newest first."""
+        created = [(await harness.gateway.create(harness.request(f"job {i}"))).id for i in range(5)]
+        seen: list[str] = []
+        after: str | None = None
+        while True:
+            page = await harness.gateway.list(harness.instance, limit=2, after=after)
+            assert len(page.data) <= 2
+            seen += [v.id for v in page.data]
+            if not page.has_more:
+                break
+            assert len(page.data) == 2
+            after = page.last_id
+        assert len(seen) == len(set(seen))
+        assert seen == list(reversed(created))
+
+    async def test_list_orders_and_has_more_is_exact(self, harness: Harness) -> None:
+        """order=asc reverses the list; has_more is false exactly on the last page."""
+        created = [(await harness.gateway.create(harness.request(f"job {i}"))).id for i in range(3)]
+        ascending = await harness.gateway.list(harness.instance, limit=3, order="asc")
+        assert [v.id for v in ascending.data] == created
+        assert ascending.has_more is False
+        first = await harness.gateway.list(harness.instance, limit=2, order="asc")
+        assert first.has_more is True
+        assert first.first_id == created[0]
+        assert first.last_id == created[1]
+        streamed = [v.id async for v in harness.gateway.iter_videos(harness.instance, order="asc", page_size=1)]
+        assert streamed == created
+
+    @pytest.mark.parametrize(
+        ("kwargs", "param"),
+        [
+            ({"limit": 0}, "limit"),
+            ({"limit": 101}, "limit"),
+            ({"limit": "x"}, "limit"),
+            ({"order": "sideways"}, "order"),
+            ({"after": "no-provider-suffix"}, "video_id"),
+        ],
+    )
+    async def test_list_rejects_bad_parameters(self, harness: Harness, kwargs: dict[str, Any], param: str) -> None:
+        """A bad limit, order or cursor is an InvalidRequestError naming the parameter."""
+        with pytest.raises(InvalidRequestError) as caught:
+            await harness.gateway.list(harness.instance, **kwargs)
+        assert caught.value.param == param
+        assert caught.value.status_code == 400
+
+    # -- download ----------------------------------------------------------------------
+
+    async def test_download_streams_the_video(self, harness: Harness) -> None:
+        """A completed job's video streams as MP4 bytes with its content type."""
+        self._need(harness, "download")
+        video = await self._completed(harness)
+        chunks: list[bytes] = []
+        async with harness.gateway.download(video.id) as stream:
+            assert stream.content_type.startswith("video/")
+            async for chunk in stream:
+                chunks.append(chunk)
+        body = b"".join(chunks)
+        assert body[4:8] == b"ftyp"
+        if stream.content_length is not None:
+            assert stream.content_length == len(body)
+
+    async def test_download_before_completion_is_not_ready(self, harness: Harness) -> None:
+        """Downloading an unfinished job is a VideoNotReadyError (HTTP 409)."""
+        self._need(harness, "download")
+        video = await harness.gateway.create(self.slow_request(harness.request()))
+        with pytest.raises(VideoNotReadyError) as caught:
+            async with harness.gateway.download(video.id):
+                pass
+        assert caught.value.status_code == 409
+
+    async def test_download_to_writes_the_file_atomically(self, harness: Harness, tmp_path: Any) -> None:
+        """download_to writes the whole file and leaves no partial file behind."""
+        self._need(harness, "download")
+        video = await self._completed(harness)
+        path = await harness.gateway.download_to(video.id, tmp_path / "out.mp4")
+        assert path.read_bytes()[4:8] == b"ftyp"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+    # -- other operations ------------------------------------------------------------
+
+    async def test_unsupported_operations_raise_unsupported(self, harness: Harness) -> None:
+        """Every operation the provider lacks raises UnsupportedOperationError, never AttributeError."""
+        missing = [op for op in OPERATIONS if op not in self._caps(harness) and op not in ("list", "create", "retrieve")]
+        if not missing:
+            pytest.skip("the provider implements every operation")
+        video = await harness.gateway.create(harness.request())
+        for op in missing:
+            with pytest.raises(UnsupportedOperationError) as caught:
+                if op == "download":
+                    async with harness.gateway.download(video.id):
+                        pass
+                elif op == "delete":
+                    await harness.gateway.delete(video.id)
+                else:
+                    await harness.gateway.remix(video.id, "again")
+            assert caught.value.code == "unsupported_operation"
+            assert caught.value.status_code == 400
+
+    async def test_delete_then_not_found(self, harness: Harness) -> None:
+        """A deleted job is gone: retrieving it is a NotFoundError."""
+        self._need(harness, "delete")
+        video = await self._completed(harness)
+        deleted = await harness.gateway.delete(video.id)
+        assert deleted.id == video.id
+        assert deleted.deleted is True
+        with pytest.raises(NotFoundError):
+            await harness.gateway.retrieve(video.id)
+        page = await harness.gateway.list(harness.instance)
+        assert video.id not in [v.id for v in page.data]
+
+    async def test_remix_links_to_its_source(self, harness: Harness) -> None:
+        """A remix is a new job that names the job it came from."""
+        self._need(harness, "remix")
+        video = await self._completed(harness)
+        remixed = await harness.gateway.remix(video.id, "the same, at night")
+        assert remixed.id != video.id
+        assert remixed.remixed_from_video_id == video.id
+        again = await harness.gateway.retrieve(remixed.id)
+        assert again.remixed_from_video_id == video.id
+
+    async def test_unknown_job_is_not_found(self, harness: Harness) -> None:
+        """A well-formed id of a job that does not exist is a NotFoundError (404)."""
+        missing = VideoId.build(self.unknown_native_id(), harness.instance)
+        with pytest.raises(NotFoundError) as caught:
+            await harness.gateway.retrieve(missing)
+        assert caught.value.status_code == 404
+
+    async def test_malformed_id_is_invalid(self, harness: Harness) -> None:
+        """An id without its provider part is an InvalidRequestError."""
+        with pytest.raises(InvalidRequestError, match="id:provider"):
+            await harness.gateway.retrieve("no-provider-here")
+
+    async def test_idempotent_create_sends_once(self, harness: Harness) -> None:
+        """Two creates with one idempotency key give one job and one upstream create."""
+        first = await harness.gateway.create(harness.request(idempotency_key="k-1"))
+        before = harness.faults.count("POST") if harness.faults else 0
+        second = await harness.gateway.create(harness.request(idempotency_key="k-1"))
+        assert second.id == first.id
+        if harness.faults is not None:
+            assert harness.faults.count("POST") == before
+
+    async def test_jobs_keep_the_key_that_created_them(self, harness: Harness) -> None:
+        """Polls of a job use the key that created it, though creates rotate keys."""
+        faults = harness.require_faults()
+        first = await harness.gateway.create(harness.request("one"))
+        second = await harness.gateway.create(harness.request("two"))
+        faults.seen.clear()
+        await harness.gateway.retrieve(first.id)
+        await harness.gateway.retrieve(second.id)
+        used = [_key_in(r.headers, r.query) for r in faults.seen]
+        assert used == [KEY_A, KEY_B]
+
+    # -- upstream faults ---------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("status", "error"),
+        [
+            (401, AuthenticationError),
+            (403, PermissionDeniedError),
+            (404, NotFoundError),
+            (400, InvalidRequestError),
+        ],
+    )
+    async def test_upstream_client_errors_are_mapped(
+        self, harness: Harness, status: int, error: type[ReelgateError]
+    ) -> None:
+        """Upstream 400, 401, 403 and 404 become the matching error, not retried."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.seen.clear()
+        faults.add(Fault(status=status, method="GET", times=5))
+        with pytest.raises(error) as caught:
+            await harness.gateway.retrieve(video.id)
+        assert caught.value.status_code == status
+        assert caught.value.upstream is True
+        assert caught.value.provider == harness.instance
+        assert faults.count("GET") == 1
+        _assert_no_secret(caught.value)
+
+    async def test_rate_limit_is_retried_then_succeeds(self, harness: Harness) -> None:
+        """One 429 with retry-after-ms is waited out and retried."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.seen.clear()
+        faults.add(Fault(status=429, headers={"retry-after-ms": "20"}, method="GET"))
+        again = await harness.gateway.retrieve(video.id)
+        assert again.id == video.id
+        assert faults.count("GET") == 2
+
+    async def test_rate_limit_that_persists_is_raised(self, harness: Harness) -> None:
+        """A 429 that outlasts the retries is a RateLimitError with retry_after."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.add(Fault(status=429, headers={"retry-after": "0.01"}, method="GET", times=10))
+        with pytest.raises(RateLimitError) as caught:
+            await harness.gateway.retrieve(video.id)
+        assert caught.value.status_code == 429
+        assert caught.value.retry_after is not None
+
+    async def test_server_errors_are_retried_for_reads(self, harness: Harness) -> None:
+        """A 500 then a 503 on a read are retried; the third try succeeds."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.seen.clear()
+        faults.add(Fault(status=500, method="GET"))
+        faults.add(Fault(status=503, method="GET"))
+        again = await harness.gateway.retrieve(video.id)
+        assert again.id == video.id
+        assert faults.count("GET") == 3
+
+    async def test_server_error_that_persists_is_a_provider_error(self, harness: Harness) -> None:
+        """A 5xx that outlasts the retries is a ProviderError (HTTP 502)."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.add(Fault(status=502, method="GET", times=10))
+        with pytest.raises(ProviderError) as caught:
+            await harness.gateway.retrieve(video.id)
+        assert caught.value.status_code == 502
+        _assert_no_secret(caught.value)
+
+    async def test_create_is_not_retried_after_a_server_error(self, harness: Harness) -> None:
+        """A 5xx answer to a create may hide a created job: it is raised, not retried."""
+        faults = harness.require_faults()
+        faults.add(Fault(status=500, method="POST"))
+        with pytest.raises(ProviderError) as caught:
+            await harness.gateway.create(harness.request())
+        assert caught.value.ambiguous is True
+        assert faults.count("POST") == 1
+
+    async def test_create_is_not_retried_after_a_dropped_connection(self, harness: Harness) -> None:
+        """A connection dropped during a create is raised, not retried."""
+        faults = harness.require_faults()
+        faults.add(Fault(drop=True, method="POST"))
+        with pytest.raises(ProviderError) as caught:
+            await harness.gateway.create(harness.request())
+        assert caught.value.ambiguous is True
+        assert faults.count("POST") == 1
+
+    async def test_create_is_retried_after_a_rate_limit(self, harness: Harness) -> None:
+        """A 429 answer to a create is an explicit refusal: it is retried."""
+        faults = harness.require_faults()
+        faults.add(Fault(status=429, headers={"retry-after-ms": "10"}, method="POST"))
+        video = await harness.gateway.create(harness.request())
+        assert video.id
+        assert faults.count("POST") == 2
+
+    async def test_timeout_is_a_provider_timeout(self, harness: Harness) -> None:
+        """An upstream slower than the read timeout is a ProviderTimeoutError (504)."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.add(Fault(delay=2.0, method="GET", times=10))
+        gateway = harness.gateway
+        upstream = _upstream_of(gateway, harness.instance)
+        upstream.timeouts = attrs.evolve(upstream.timeouts, read=0.2)
+        upstream.retry = attrs.evolve(upstream.retry, attempts=2)
+        with pytest.raises(ProviderTimeoutError) as caught:
+            await gateway.retrieve(video.id)
+        assert caught.value.status_code == 504
+
+    async def test_dropped_connection_on_read_is_retried(self, harness: Harness) -> None:
+        """A connection dropped during a read is retried; the next try succeeds."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.add(Fault(drop=True, method="GET"))
+        again = await harness.gateway.retrieve(video.id)
+        assert again.id == video.id
+
+    async def test_malformed_json_is_a_provider_error(self, harness: Harness) -> None:
+        """A 200 whose body is not JSON is a ProviderError, not a crash."""
+        video = await harness.gateway.create(harness.request())
+        faults = harness.require_faults()
+        faults.add(Fault(malformed=True, method="GET", times=10))
+        with pytest.raises(ProviderError, match="malformed"):
+            await harness.gateway.retrieve(video.id)
+
+    async def test_truncated_download_is_an_error(self, harness: Harness) -> None:
+        """A download cut off before its announced length raises ProviderError."""
+        self._need(harness, "download")
+        video = await self._completed(harness)
+        faults = harness.require_faults()
+        faults.add(Fault(truncate=100, method="GET", path=self.download_path_pattern(), times=10))
+        with pytest.raises(ProviderError):
+            async with harness.gateway.download(video.id) as stream:
+                async for _ in stream:
+                    pass
+
+    def download_path_pattern(self) -> str | None:
+        """A regular expression matching the emulator's download path (None: any GET)."""
+        return None
+
+    # -- secrets -----------------------------------------------------------------------
+
+    async def test_no_secret_in_errors_or_reprs(self, harness: Harness) -> None:
+        """The key appears in no error message, repr or raw response, nor in job reprs."""
+        video = await harness.gateway.create(harness.request())
+        instance = harness.gateway.instance(harness.instance)
+        for text in (repr(video), repr(instance), repr(instance.keys), str(instance.keys)):
+            assert KEY_A not in text
+            assert KEY_B not in text
+        faults = harness.require_faults()
+        for status in (400, 401, 403, 429, 500):
+            faults.add(Fault(status=status, message=f"bad key {KEY_A} Bearer {KEY_A}", method="GET", times=10))
+            with pytest.raises(ReelgateError) as caught:
+                await harness.gateway.retrieve(video.id)
+            _assert_no_secret(caught.value)
+            faults.clear()
+
+
+ProviderContract._contract_tests = frozenset(
+    name for name in vars(ProviderContract) if name.startswith("test_")
+)
+
+
+def _key_in(headers: Any, query: str) -> str | None:
+    blob = " ".join(headers.values()) + " " + query
+    for key in (KEY_A, KEY_B):
+        if key in blob:
+            return key
+    return None
+
+
+def _assert_no_secret(error: BaseException) -> None:
+    texts = [str(error), repr(error), repr(getattr(error, "raw_response", None))]
+    for text in texts:
+        assert KEY_A not in text, text
+        assert KEY_B not in text, text
+
+
+def _upstream_of(gateway: Gateway, instance: str) -> Any:
+    provider = gateway.instance(instance).provider
+    upstream = getattr(provider, "upstream", None)
+    if upstream is None:
+        pytest.skip("the provider exposes no `upstream` to tighten its timeout")
+    return upstream
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker the kit uses."""
+    config.addinivalue_line("markers", "reelgate_contract: a reelgate provider contract test")
+
+

@@ -1,0 +1,18 @@
+"""Shared fixtures: every test runs with its own state and config directories."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["reelgate.testing"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test away from the user's state, configuration and keys."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("REELGATE_STATE_DIR", str(home / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.chdir(home)
+    for name in ("REELGATE_CONFIG", "REELGATE_PLUGINS", "REELGATE_DISABLE_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
