@@ -20,8 +20,9 @@ import email.utils
 import json as jsonlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
@@ -51,10 +52,12 @@ __all__ = [
     "Reply",
     "Upstream",
     "UpstreamError",
+    "UpstreamLog",
     "bearer",
     "emulator_transport",
     "error_for_status",
     "make_client",
+    "observe_upstream",
     "parse_retry_after",
     "scrub",
 ]
@@ -472,6 +475,7 @@ class Upstream:
                 method, path, call=call, authenticate=authenticate, headers=headers,
                 params=query or None, **body,
             )
+            started = time.perf_counter()
             try:
                 response = await self.client.send(request)
             except httpx2.HTTPError as exc:
@@ -480,6 +484,8 @@ class Upstream:
                 response.status_code, response.headers, response.content,
                 scrub(str(response.url), secrets),
             )
+            if (log := _upstream_log.get()) is not None:
+                log.record(reply, time.perf_counter() - started, secrets)
             if not 200 <= reply.status < 300:
                 raise self._status_error(reply, call, idempotent)
             return reply
@@ -588,6 +594,47 @@ async def _read_limited(response: httpx2.Response) -> bytes:
         if size >= _ERROR_BODY_LIMIT:
             break
     return b"".join(parts)[:_ERROR_BODY_LIMIT]
+
+
+@attrs.define
+class UpstreamLog:
+    """
+    What upstream calls made inside `observe_upstream` took and answered.
+
+    Attributes:
+        latency: Seconds spent waiting for upstream responses.
+        raw_responses: Their JSON bodies, secrets scrubbed (only when asked for).
+    """
+
+    keep_raw: bool = False
+    latency: float = 0.0
+    raw_responses: list[Any] = attrs.field(factory=list)
+
+    def record(self, reply: Reply, seconds: float, secrets: Collection[Secret | str]) -> None:
+        """Add one upstream response."""
+        self.latency += seconds
+        if self.keep_raw and "json" in reply.headers.get("content-type", ""):
+            try:
+                self.raw_responses.append(_scrub_json(jsonlib.loads(reply.content), secrets))
+            except ValueError:
+                self.raw_responses.append(None)
+
+
+_upstream_log: ContextVar[UpstreamLog | None] = ContextVar("reelgate_upstream_log", default=None)
+
+
+@contextmanager
+def observe_upstream(*, keep_raw: bool = False) -> Iterator[UpstreamLog]:
+    """
+    Measure the upstream calls made inside the block (and keep their bodies if asked),
+    e.g. for the server's ``extra_fields.latency`` and ``raw_response``.
+    """
+    log = UpstreamLog(keep_raw=keep_raw)
+    token = _upstream_log.set(log)
+    try:
+        yield log
+    finally:
+        _upstream_log.reset(token)
 
 
 class ConnectionDropped(Exception):  # noqa: N818  # a signal, not an error report
