@@ -8,7 +8,9 @@ pytest_plugins = ["reelgate.testing"]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep every test away from the user's state, configuration and keys."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("REELGATE_STATE_DIR", str(home / "state"))

@@ -86,8 +86,10 @@ class Timeouts:
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """
-    How idempotent upstream requests are retried: jittered exponential backoff that
-    honours ``Retry-After``, bounded in attempts and in total time.
+    How idempotent upstream requests are retried.
+
+    Jittered exponential backoff that honours ``Retry-After``, bounded in attempts and in
+    total time.
 
     Attributes:
         attempts: Tries in all, the first included; 1 disables retries.
@@ -207,7 +209,9 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     """
     unknown = set(data) - {"providers", "index", "gateway"}
     if unknown:
-        raise ConfigurationError(f"unknown section(s) in configuration: {', '.join(sorted(unknown))}")
+        raise ConfigurationError(
+            f"unknown section(s) in configuration: {', '.join(sorted(unknown))}"
+        )
     instances = []
     for name, table in (data.get("providers") or {}).items():
         if not isinstance(table, Mapping):
@@ -224,7 +228,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
             )
         except ConfigurationError:
             raise
-        except Exception as e:  # an invalid instance name
+        except Exception as e:  # noqa: BLE001  # an invalid instance name, reported as config
             raise ConfigurationError(f"providers.{name}: {e}") from None
     index_table = data.get("index") or {}
     kind = index_table.get("kind", "sqlite")
@@ -242,8 +246,10 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """
-    Read a configuration file; with no path, `find_config_file`; with none found, the
-    empty configuration (every installed provider with its environment defaults).
+    Read a configuration file.
+
+    With no path, `find_config_file` decides; with none found, the configuration is empty
+    (every installed provider with its environment defaults).
 
     Raises:
         ConfigurationError: The file cannot be read or is invalid.

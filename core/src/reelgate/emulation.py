@@ -1,6 +1,5 @@
 """
-What every provider emulator shares: scriptable faults, prompt directives, and a loopback
-server.
+What every provider emulator shares: faults, prompt directives, a loopback server.
 
 Each plugin ships an emulator of its upstream API (an ASGI app). Wrap it in
 `FaultMiddleware` and script faults through its `Faults`::
@@ -175,29 +174,44 @@ class FaultMiddleware:
         error_body: Builds the emulator's error body for a status and message.
     """
 
-    def __init__(self, app: ASGIApp, faults: Faults | None = None, *, error_body: ErrorBody = _json_error) -> None:
+    def __init__(
+        self, app: ASGIApp, faults: Faults | None = None, *, error_body: ErrorBody = _json_error
+    ) -> None:
         self.app = app
         self.faults = faults if faults is not None else Faults()
         self.error_body = error_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Record the request, then apply the first matching fault or pass it on."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        self.faults.seen.append(SeenRequest(method, path, scope.get("query_string", b"").decode("latin-1"), headers))
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        self.faults.seen.append(
+            SeenRequest(method, path, scope.get("query_string", b"").decode("latin-1"), headers)
+        )
         fault = self.faults.take(method, path)
         if fault is None:
             await self.app(scope, receive, send)
             return
         if fault.delay:
             await anyio.sleep(fault.delay)
-        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items()]
+        extra = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items()
+        ]
         if fault.drop:
             # Announce a body and send none: a real server then closes the connection
             # mid-response; the in-process transport turns the exception into a drop.
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"512")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"512")],
+                }
+            )
             raise ConnectionDropped
         if fault.status is not None:
             body = self.error_body(fault.status, fault.message)
@@ -212,12 +226,18 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -278,7 +298,13 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[s
         sock.close()
 
 
-def main(make_app: Callable[[], ASGIApp], *, description: str, default_port: int, argv: list[str] | None = None) -> None:
+def main(
+    make_app: Callable[[], ASGIApp],
+    *,
+    description: str,
+    default_port: int,
+    argv: list[str] | None = None,
+) -> None:
     """Command line of ``python -m <plugin>.emulator``: serve until interrupted."""
     import uvicorn  # noqa: PLC0415  # an extra: only emulator users need it
 

@@ -12,8 +12,13 @@ import itertools
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    contextmanager,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -22,10 +27,9 @@ import anyio
 import anyio.from_thread
 import attrs
 
-from .config import Config, ProviderSettings, Secret, load_config, state_dir
+from .config import Config, Secret, load_config, state_dir
 from .errors import (
     AuthenticationError,
-    ConfigurationError,
     InvalidRequestError,
     NotFoundError,
     ProviderError,
@@ -34,7 +38,17 @@ from .errors import (
     WaitTimeoutError,
 )
 from .ids import VideoId
-from .model import CreateVideo, Deleted, ListQuery, Order, Variant, Video, VideoPage, VideoStatus, check_model
+from .model import (
+    CreateVideo,
+    Deleted,
+    ListQuery,
+    Order,
+    Variant,
+    Video,
+    VideoPage,
+    VideoStatus,
+    check_model,
+)
 from .plugins import PluginFailure, Plugins
 from .provider import Call, DownloadStream, ProviderSetup, ProviderSpec, capabilities_of
 from .store import JobIndex, JobRecord, MemoryJobIndex
@@ -111,7 +125,10 @@ class ProviderInstance:
 
 
 def _build_instances(
-    config: Config, specs: Mapping[str, ProviderSpec], client: httpx2.AsyncClient, origin: Callable[[str], str | None]
+    config: Config,
+    specs: Mapping[str, ProviderSpec],
+    client: httpx2.AsyncClient,
+    origin: Callable[[str], str | None],
 ) -> tuple[dict[str, ProviderInstance], dict[str, str]]:
     from . import wire  # noqa: PLC0415  # the converter is only needed to structure settings
     from .http import Upstream  # noqa: PLC0415  # keeps httpx2 out of `import reelgate`
@@ -144,7 +161,9 @@ def _build_instances(
         try:
             settings = wire.structure_settings(raw, spec.settings, path=f"providers.{ic.name}")
             keys = tuple(
-                Secret(value, name=var) for var in (ic.key_env or spec.key_env) if (value := os.environ.get(var))
+                Secret(value, name=var)
+                for var in (ic.key_env or spec.key_env)
+                if (value := os.environ.get(var))
             )
             upstream = Upstream(
                 client=client,
@@ -153,7 +172,9 @@ def _build_instances(
                 retry=settings.retry,
                 timeouts=settings.timeouts,
             )
-            provider = spec.factory(ProviderSetup(name=ic.name, settings=settings, upstream=upstream))
+            provider = spec.factory(
+                ProviderSetup(name=ic.name, settings=settings, upstream=upstream)
+            )
         except ReelgateError as e:
             problems[ic.name] = e.message
             continue
@@ -224,8 +245,10 @@ class Gateway:
         http_client: httpx2.AsyncClient | None = None,
     ) -> Self:
         """
-        Build a gateway from ``reelgate.toml`` (or `path`) and the environment, with the
-        job index it names (default: SQLite under the user's state directory).
+        Build a gateway from ``reelgate.toml`` (or `path`) and the environment.
+
+        The job index is the one the configuration names (default: SQLite under the
+        user's state directory).
 
         Raises:
             ConfigurationError: The configuration is invalid.
@@ -246,7 +269,10 @@ class Gateway:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -289,7 +315,9 @@ class Gateway:
             pass
         if name in self.problems:
             raise InvalidRequestError(
-                f"provider {name!r} is not available: {self.problems[name]}", param="provider", provider=name
+                f"provider {name!r} is not available: {self.problems[name]}",
+                param="provider",
+                provider=name,
             )
         known = ", ".join(sorted(self._instances)) or "none"
         raise InvalidRequestError(
@@ -298,7 +326,9 @@ class Gateway:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _operation(self, instance: ProviderInstance, op: str, request_type: str) -> Callable[..., Any]:
+    def _operation(
+        self, instance: ProviderInstance, op: str, request_type: str
+    ) -> Callable[..., Any]:
         method = getattr(instance.provider, op, None)
         if not callable(method):
             raise UnsupportedOperationError(
@@ -356,16 +386,21 @@ class Gateway:
 
     async def create(self, request: CreateVideo, *, owner: str | None = None) -> Video:
         """
-        Start a job. With an idempotency key already used (by this owner), return that
-        job instead. Fallbacks are tried in order only when the previous attempt failed
-        before the provider could have accepted the job.
+        Start a job.
+
+        With an idempotency key already used (by this owner), return that job instead.
+        Fallbacks are tried in order only when the previous attempt failed before the
+        provider could have accepted the job.
 
         Raises:
             InvalidRequestError: The model names an unknown provider, or the request is
                 invalid for the provider.
             ReelgateError: The provider's failure, mapped.
         """
-        candidates = [check_model(request.model), *(check_model(f, param="fallbacks") for f in request.fallbacks)]
+        candidates = [
+            check_model(request.model),
+            *(check_model(f, param="fallbacks") for f in request.fallbacks),
+        ]
         targets = [(self.instance(name), model) for name, model in candidates]
         if request.idempotency_key is None:
             return await self._create_first(request, targets, owner)
@@ -373,7 +408,9 @@ class Gateway:
         async with lock:
             known = await self.index.find_idempotent(owner, request.idempotency_key)
             if known is not None:
-                return await self.retrieve(VideoId.build(known.native_id, known.instance), owner=owner)
+                return await self.retrieve(
+                    VideoId.build(known.native_id, known.instance), owner=owner
+                )
             return await self._create_first(request, targets, owner)
 
     async def _create_first(
@@ -396,7 +433,9 @@ class Gateway:
         native = await self._guarded(call, create(request, call=call))
         video = self._qualify(native, instance)
         if video.prompt is None or video.model is None:
-            video = attrs.evolve(video, prompt=video.prompt or request.prompt, model=video.model or model)
+            video = attrs.evolve(
+                video, prompt=video.prompt or request.prompt, model=video.model or model
+            )
         await self.index.add(
             JobRecord(
                 instance=instance.name,
@@ -427,14 +466,15 @@ class Gateway:
         self,
         video_id: str,
         *,
-        timeout: float = 600.0,
+        timeout: float = 600.0,  # noqa: ASYNC109  # the public API's name for the deadline
         poll_interval: float | None = None,
         on_update: Callable[[Video], object] | None = None,
         owner: str | None = None,
     ) -> Video:
         """
-        Poll until the job completes or fails, and return it (a failed job is returned,
-        not raised: call `Video.raise_for_status`).
+        Poll until the job completes or fails, and return it.
+
+        A failed job is returned, not raised: call `Video.raise_for_status`.
 
         Polls start at the provider's interval (or `poll_interval`), follow the
         provider's own hint when it gives one, and back off gently otherwise.
@@ -503,7 +543,8 @@ class Gateway:
             cursor = VideoId.parse(query.after)
             if cursor.instance != instance.name:
                 raise InvalidRequestError(
-                    f"after: {query.after!r} is not a video of provider {instance.name!r}", param="after"
+                    f"after: {query.after!r} is not a video of provider {instance.name!r}",
+                    param="after",
                 )
             native_after = cursor.native
         if owner is None and "list" in instance.capabilities:
@@ -521,8 +562,13 @@ class Gateway:
         return VideoPage(tuple(_record_video(r) for r in records), has_more)
 
     async def iter_videos(
-        self, provider: str, *, order: Order = "desc", page_size: int = 100, owner: str | None = None
-    ) -> AsyncIterator[Video]:
+        self,
+        provider: str,
+        *,
+        order: Order = "desc",
+        page_size: int = 100,
+        owner: str | None = None,
+    ) -> AsyncGenerator[Video]:
         """Every job of a provider instance, following cursors page by page."""
         after: str | None = None
         while True:
@@ -549,7 +595,9 @@ class Gateway:
         download = self._operation(instance, "download", "video_download")
         call = self._call(instance, record, "video_download")
         async with AsyncExitStack() as stack:
-            opened: AbstractAsyncContextManager[DownloadStream] = download(vid.native, chosen, call=call)
+            opened: AbstractAsyncContextManager[DownloadStream] = download(
+                vid.native, chosen, call=call
+            )
             stream = await self._guarded(call, stack.enter_async_context(opened))
             yield stream
 
@@ -563,8 +611,9 @@ class Gateway:
         owner: str | None = None,
     ) -> Path:
         """
-        Download a finished job's asset to `path` atomically: the bytes go to a
-        temporary file beside it, renamed into place once complete.
+        Download a finished job's asset to `path` atomically.
+
+        The bytes go to a temporary file beside it, renamed into place once complete.
 
         Args:
             video_id: The job.
@@ -579,21 +628,23 @@ class Gateway:
         target = Path(path)
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
         try:
-            async with self.download(video_id, variant, owner=owner) as stream:
-                async with await anyio.open_file(partial, "wb") as out:
-                    pending: list[bytes] = []
-                    buffered = 0
-                    async for chunk in stream:
-                        pending.append(chunk)
-                        buffered += len(chunk)
-                        if buffered >= _WRITE_BUFFER:
-                            await out.write(b"".join(pending))
-                            pending.clear()
-                            buffered = 0
-                        if on_progress is not None:
-                            on_progress(stream.received, stream.content_length)
-                    if pending:
+            async with (
+                self.download(video_id, variant, owner=owner) as stream,
+                await anyio.open_file(partial, "wb") as out,
+            ):
+                pending: list[bytes] = []
+                buffered = 0
+                async for chunk in stream:
+                    pending.append(chunk)
+                    buffered += len(chunk)
+                    if buffered >= _WRITE_BUFFER:
                         await out.write(b"".join(pending))
+                        pending.clear()
+                        buffered = 0
+                    if on_progress is not None:
+                        on_progress(stream.received, stream.content_length)
+                if pending:
+                    await out.write(b"".join(pending))
             await anyio.Path(partial).replace(target)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -623,8 +674,10 @@ class Gateway:
             InvalidRequestError: The prompt is empty.
             UnsupportedOperationError: The provider cannot remix.
         """
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InvalidRequestError("prompt is required", param="prompt", request_type="video_remix")
+        if not prompt.strip():
+            raise InvalidRequestError(
+                "prompt is required", param="prompt", request_type="video_remix"
+            )
         vid, instance, record = await self._job(video_id, owner, "video_remix")
         remix = self._operation(instance, "remix", "video_remix")
         call = self._call(instance, record, "video_remix")
@@ -658,7 +711,8 @@ def _record_video(record: JobRecord) -> Video:
 
 def _misbehaved(call: Call, exc: Exception) -> ProviderError:
     return ProviderError(
-        f"provider {call.instance!r} failed unexpectedly in {call.request_type}: {type(exc).__name__}",
+        f"provider {call.instance!r} failed unexpectedly in {call.request_type}: "
+        f"{type(exc).__name__}",
         provider=call.instance,
         request_type=call.request_type,
         ambiguous=call.request_type in ("video_generation", "video_remix"),
@@ -675,6 +729,7 @@ class SyncGateway:
     def __init__(self, factory: Callable[[], Gateway]) -> None:
         self._portal_cm = anyio.from_thread.start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
+        self._closed = False
         try:
             self.gateway = self._portal.call(_build_in_loop, factory)
         except BaseException:
@@ -690,19 +745,22 @@ class SyncGateway:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
     def close(self) -> None:
         """Close the gateway and stop its event loop."""
-        if self._portal_cm is None:
+        if self._closed:
             return
+        self._closed = True
         try:
             self._portal.call(self.gateway.aclose)
         finally:
-            cm, self._portal_cm = self._portal_cm, None  # type: ignore[assignment]
-            cm.__exit__(None, None, None)
+            self._portal_cm.__exit__(None, None, None)
 
     def _run(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         return self._portal.call(lambda: fn(*args, **kwargs))
@@ -733,12 +791,16 @@ class SyncGateway:
                 except StopAsyncIteration:
                     return
         finally:
-            self._portal.call(iterator.aclose)  # type: ignore[attr-defined]
+            self._portal.call(iterator.aclose)
 
     @contextmanager
-    def download(self, video_id: str, variant: str | Variant = Variant.VIDEO, **kwargs: Any) -> Iterator[SyncDownloadStream]:
+    def download(
+        self, video_id: str, variant: str | Variant = Variant.VIDEO, **kwargs: Any
+    ) -> Iterator[SyncDownloadStream]:
         """Blocking `Gateway.download`: iterate the stream for chunks."""
-        with self._portal.wrap_async_context_manager(self.gateway.download(video_id, variant, **kwargs)) as stream:
+        with self._portal.wrap_async_context_manager(
+            self.gateway.download(video_id, variant, **kwargs)
+        ) as stream:
             yield SyncDownloadStream(stream, self._portal)
 
     def download_to(self, video_id: str, path: str | os.PathLike[str], **kwargs: Any) -> Path:
@@ -774,5 +836,3 @@ class SyncDownloadStream:
                 yield self._portal.call(anext, iterator)
             except StopAsyncIteration:
                 return
-
-

@@ -75,8 +75,10 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
 
 def scrub(text: str, secrets: Collection[Secret | str] = ()) -> str:
     """
-    Remove secrets from `text`: the given keys, bearer tokens, and the token-bearing
-    query parameters of signed URLs (``key=``, ``_jwt=``, ``sig=``...).
+    Remove secrets from `text`.
+
+    That is the given keys, bearer tokens, and the token-bearing query parameters of
+    signed URLs (``key=``, ``_jwt=``, ``sig=``...).
     """
     for secret in secrets:
         value = secret.reveal() if isinstance(secret, Secret) else secret
@@ -98,8 +100,10 @@ def make_client(
     max_connections: int = 100,
 ) -> httpx2.AsyncClient:
     """
-    The gateway's shared HTTP client: pooled connections, explicit timeouts, no
-    automatic redirects (downloads follow them only to trusted hosts).
+    Make the gateway's shared HTTP client.
+
+    Pooled connections, explicit timeouts, no automatic redirects (downloads follow
+    them only to trusted hosts).
     """
     t = timeouts or Timeouts()
     return httpx2.AsyncClient(
@@ -112,8 +116,10 @@ def make_client(
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """
-    Seconds to wait from ``retry-after-ms`` (milliseconds), else ``Retry-After``
-    (seconds or an HTTP date); None when neither is usable.
+    Read the seconds to wait from a response's headers.
+
+    ``retry-after-ms`` (milliseconds) wins over ``Retry-After`` (seconds or an HTTP
+    date); None when neither is usable.
     """
     if (ms := headers.get("retry-after-ms")) is not None:
         try:
@@ -212,9 +218,11 @@ def error_for_status(
     ambiguous: bool = False,
 ) -> ReelgateError:
     """
-    The reelgate error for an upstream status: 401 authentication, 403 permission,
-    404 not found, 429 rate limit, 408/504 timeout, other 5xx provider error, other 4xx
-    invalid request. Type, code and param are kept from the upstream body.
+    Build the reelgate error for an upstream status.
+
+    401 authentication, 403 permission, 404 not found, 429 rate limit, 408/504 timeout,
+    other 5xx provider error, other 4xx invalid request. Type, code and param are kept
+    from the upstream body.
     """
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
@@ -260,9 +268,8 @@ def _retry_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
             return False
         if marker.delay is None:
             return True
-        if marker.delay > policy.max_retry_after:
-            return False
-        return marker.delay
+        delay: float = marker.delay
+        return False if delay > policy.max_retry_after else delay
 
     return hook
 
@@ -286,8 +293,8 @@ class Upstream:
     client: httpx2.AsyncClient
     base_url: str
     instance: str
-    retry: RetryPolicy = RetryPolicy()
-    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    timeouts: Timeouts = attrs.field(factory=Timeouts)
     parse_error: ErrorParser = _default_error_parser
     auth: Callable[[Secret], Mapping[str, str]] = bearer
     headers: Mapping[str, str] = attrs.field(factory=dict)
@@ -324,7 +331,7 @@ class Upstream:
     def _secrets(self, call: Call) -> tuple[Secret, ...]:
         return (call.key,) if call.key is not None else ()
 
-    async def _retrying(self, idempotent: bool, attempt: Callable[[], Any]) -> Any:
+    async def _retrying(self, attempt: Callable[[], Any]) -> Any:
         import stamina  # noqa: PLC0415  # tenacity is slow to import; only needed here
 
         policy = self.retry
@@ -346,11 +353,14 @@ class Upstream:
         """Map an httpx2 failure; never lets the HTTP library's exception escape."""
         secrets = self._secrets(call)
         where = f"{call.instance} ({call.request_type})"
-        never_sent = isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
+        never_sent = isinstance(
+            exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout
+        )
         error: ReelgateError
         if isinstance(exc, httpx2.TimeoutException):
+            phase = type(exc).__name__.replace("Timeout", "").lower() or "request"
             error = ProviderTimeoutError(
-                f"{where} timed out ({type(exc).__name__.replace('Timeout', '').lower() or 'request'})",
+                f"{where} timed out ({phase})",
                 provider=call.instance,
                 request_type=call.request_type,
                 ambiguous=not never_sent,
@@ -376,9 +386,7 @@ class Upstream:
             _retryable(error)
         raise error from None
 
-    def _status_error(
-        self, reply: Reply, call: Call, idempotent: bool
-    ) -> ReelgateError:
+    def _status_error(self, reply: Reply, call: Call, idempotent: bool) -> ReelgateError:
         detail = self.parse_error(reply)
         if detail.retry_after is None:
             detail = attrs.evolve(detail, retry_after=parse_retry_after(reply.headers))
@@ -427,10 +435,19 @@ class Upstream:
             ReelgateError: The mapped upstream failure, after the allowed retries.
         """
         send = self._sender(
-            method, path, call=call, idempotent=idempotent, params=params, json=json,
-            data=data, files=files, content=content, headers=headers, authenticate=authenticate,
+            method,
+            path,
+            call=call,
+            idempotent=idempotent,
+            params=params,
+            json=json,
+            data=data,
+            files=files,
+            content=content,
+            headers=headers,
+            authenticate=authenticate,
         )
-        reply: Reply = await self._retrying(idempotent, send)
+        reply: Reply = await self._retrying(send)
         return reply
 
     async def json(
@@ -453,7 +470,7 @@ class Upstream:
                 e.ambiguous = not idempotent
                 raise _retryable(e) if idempotent else e from None
 
-        return await self._retrying(idempotent, attempt)
+        return await self._retrying(attempt)
 
     def _sender(
         self,
@@ -472,8 +489,13 @@ class Upstream:
 
         async def send() -> Reply:
             request = self._build(
-                method, path, call=call, authenticate=authenticate, headers=headers,
-                params=query or None, **body,
+                method,
+                path,
+                call=call,
+                authenticate=authenticate,
+                headers=headers,
+                params=query or None,
+                **body,
             )
             started = time.perf_counter()
             try:
@@ -481,7 +503,9 @@ class Upstream:
             except httpx2.HTTPError as exc:
                 self._transport_error(exc, call, idempotent)
             reply = Reply(
-                response.status_code, response.headers, response.content,
+                response.status_code,
+                response.headers,
+                response.content,
                 scrub(str(response.url), secrets),
             )
             if (log := _upstream_log.get()) is not None:
@@ -525,7 +549,11 @@ class Upstream:
             send_key = authenticate
             for _ in range(max_redirects + 1):
                 request = self._build(
-                    "GET", target, call=call, authenticate=send_key, headers=headers,
+                    "GET",
+                    target,
+                    call=call,
+                    authenticate=send_key,
+                    headers=headers,
                     params=query or None,
                 )
                 try:
@@ -538,7 +566,8 @@ class Upstream:
                     host = urlsplit(target).hostname
                     if host not in trusted:
                         raise ProviderError(
-                            f"{call.instance} redirected the download to an untrusted host {host!r}",
+                            f"{call.instance} redirected the download to an untrusted "
+                            f"host {host!r}",
                             provider=call.instance,
                             request_type=call.request_type,
                         )
@@ -552,7 +581,12 @@ class Upstream:
                         body = b""
                     finally:
                         await response.aclose()
-                    reply = Reply(response.status_code, response.headers, body, scrub(str(response.url), secrets))
+                    reply = Reply(
+                        response.status_code,
+                        response.headers,
+                        body,
+                        scrub(str(response.url), secrets),
+                    )
                     raise self._status_error(reply, call, idempotent=True)
                 return response
             raise ProviderError(
@@ -561,7 +595,7 @@ class Upstream:
                 request_type=call.request_type,
             )
 
-        response: httpx2.Response = await self._retrying(True, open_)
+        response: httpx2.Response = await self._retrying(open_)
         try:
             length = response.headers.get("content-length")
             encoded = response.headers.get("content-encoding", "identity") != "identity"
@@ -626,8 +660,9 @@ _upstream_log: ContextVar[UpstreamLog | None] = ContextVar("reelgate_upstream_lo
 @contextmanager
 def observe_upstream(*, keep_raw: bool = False) -> Iterator[UpstreamLog]:
     """
-    Measure the upstream calls made inside the block (and keep their bodies if asked),
-    e.g. for the server's ``extra_fields.latency`` and ``raw_response``.
+    Measure the upstream calls made inside the block, and keep their bodies if asked.
+
+    The server reports them as ``extra_fields.latency`` and ``raw_response``.
     """
     log = UpstreamLog(keep_raw=keep_raw)
     token = _upstream_log.set(log)
@@ -667,7 +702,9 @@ class _EmulatorTransport(httpx2.AsyncBaseTransport):
 
 def emulator_transport(app: Any) -> httpx2.AsyncBaseTransport:
     """
-    An in-process transport to an ASGI emulator that honours the read timeout and turns
-    `ConnectionDropped` into a dropped connection, as a real socket would.
+    Make an in-process transport to an ASGI emulator.
+
+    It honours the read timeout and turns `ConnectionDropped` into a dropped connection,
+    as a real socket would.
     """
     return _EmulatorTransport(app)

@@ -1,6 +1,5 @@
 """
-The video job model: frozen attrs values that every provider returns and every front door
-speaks.
+The video job model: the values every provider returns and every front door speaks.
 
 A `Video` carries every field of the `/v1/videos` video object plus the provider instance
 and opaque provider metadata. Providers build `Video` values with their *native* ids; the
@@ -15,7 +14,7 @@ import binascii
 import enum
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,6 +116,18 @@ class ContentFilter:
     reasons: tuple[str, ...] = ()
 
 
+def _outputs(value: Iterable[VideoOutput]) -> tuple[VideoOutput, ...]:
+    return tuple(value)
+
+
+def _videos(value: Iterable[Video]) -> tuple[Video, ...]:
+    return tuple(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _progress(value: float | None) -> float | None:
     if value is None:
         return None
@@ -150,7 +161,7 @@ class Video:
     created_at: int | None = None
     completed_at: int | None = None
     expires_at: int | None = None
-    videos: tuple[VideoOutput, ...] = attrs.field(default=(), converter=tuple)
+    videos: tuple[VideoOutput, ...] = attrs.field(default=(), converter=_outputs)
     error: VideoError | None = None
     content_filter: ContentFilter | None = None
     poll_after: float | None = attrs.field(default=None, eq=False)
@@ -201,7 +212,9 @@ class ImageInput:
     `coerce` pick from bytes, a path, a data URL or a URL.
     """
 
-    data: bytes | None = attrs.field(default=None, repr=lambda d: f"<{len(d)} bytes>" if d else "None")
+    data: bytes | None = attrs.field(
+        default=None, repr=lambda d: f"<{len(d)} bytes>" if d else "None"
+    )
     media_type: str | None = None
     url: str | None = None
 
@@ -305,7 +318,9 @@ class ImageInput:
     def base64(self) -> str:
         """The image bytes as base64 (only for byte images)."""
         if self.data is None:
-            raise InvalidRequestError("input_reference is a URL, not bytes", param="input_reference")
+            raise InvalidRequestError(
+                "input_reference is a URL, not bytes", param="input_reference"
+            )
         return base64.b64encode(self.data).decode("ascii")
 
 
@@ -355,7 +370,7 @@ def check_model(value: str, *, param: str = "model") -> tuple[str, str]:
     return provider, model
 
 
-def _prompt(_instance: object, _attribute: object, value: str) -> None:
+def _prompt(_instance: object, _attribute: object, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError("prompt cannot be empty", param="prompt")
 
@@ -390,7 +405,7 @@ class CreateVideo:
     video_uri: str | None = None
     audio: bool | None = None
     extra_params: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
-    fallbacks: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    fallbacks: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     idempotency_key: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -439,8 +454,10 @@ def _after(value: str | None) -> str | None:
 @attrs.frozen(kw_only=True)
 class ListQuery:
     """
-    One page's worth of a list: ``limit`` 1..100 (20), ``order`` asc | desc (desc), and
-    ``after``, the id of the last video of the previous page.
+    One page's worth of a list.
+
+    ``limit`` 1..100 (20), ``order`` asc | desc (desc), and ``after``, the id of the
+    last video of the previous page.
     """
 
     limit: int = attrs.field(default=20, converter=_limit)
@@ -452,7 +469,7 @@ class ListQuery:
 class VideoPage:
     """One page of jobs; ``has_more`` is exact."""
 
-    data: tuple[Video, ...] = attrs.field(converter=tuple)
+    data: tuple[Video, ...] = attrs.field(converter=_videos)
     has_more: bool = False
 
     @property

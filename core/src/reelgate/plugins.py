@@ -55,6 +55,21 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _refuse_duplicates(staged: ProviderRegistry, registry: ProviderRegistry) -> None:
+    for spec in staged.specs.values():
+        if spec.type in registry.specs:
+            raise PluginError(
+                f"provider type {spec.type!r} is already registered by "
+                f"{registry.origin(spec.type)!r}"
+            )
+
+
+def _manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
 @attrs.define
 class Plugins:
     """
@@ -64,14 +79,8 @@ class Plugins:
     tests and embedding applications do).
     """
 
-    _pm: pluggy.PluginManager = attrs.field(alias="pm", factory=lambda: Plugins._manager())
+    _pm: pluggy.PluginManager = attrs.field(alias="pm", factory=_manager)
     failures: list[PluginFailure] = attrs.field(factory=list)
-
-    @staticmethod
-    def _manager() -> pluggy.PluginManager:
-        pm = pluggy.PluginManager(hookspecs.PROJECT)
-        pm.add_hookspecs(hookspecs)
-        return pm
 
     @classmethod
     def load(
@@ -89,10 +98,18 @@ class Plugins:
         """
         plugins = cls()
         allowed = frozenset(allow) if allow is not None else _names("REELGATE_PLUGINS")
-        denied = frozenset(deny) if deny is not None else (_names("REELGATE_DISABLE_PLUGINS") or frozenset())
+        denied = (
+            frozenset(deny)
+            if deny is not None
+            else (_names("REELGATE_DISABLE_PLUGINS") or frozenset())
+        )
         seen: set[str] = set()
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in seen or ep.name in denied or (allowed is not None and ep.name not in allowed):
+            if (
+                ep.name in seen
+                or ep.name in denied
+                or (allowed is not None and ep.name not in allowed)
+            ):
                 continue
             seen.add(ep.name)
             try:
@@ -151,17 +168,13 @@ class Plugins:
             kwargs: dict[str, Any] = {"registry": view}
             try:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                for spec in staged.specs.values():
-                    if spec.type in registry.specs:
-                        raise PluginError(
-                            f"provider type {spec.type!r} is already registered by "
-                            f"{registry.origin(spec.type)!r}"
-                        )
+                _refuse_duplicates(staged, registry)
             except Exception as exc:  # noqa: BLE001  # isolate the failing plugin
-                self._fail(impl.plugin_name, f"reelgate_register_providers failed: {_describe(exc)}", exc)
+                self._fail(
+                    impl.plugin_name, f"reelgate_register_providers failed: {_describe(exc)}", exc
+                )
                 continue
             target = registry.for_plugin(impl.plugin_name)
             for spec in staged.specs.values():
                 target.add(spec)
         return registry
-

@@ -1,6 +1,5 @@
 """
-What a provider is: the operations it may implement, the spec it registers, and the
-stream a download returns.
+What a provider is: its operations, the spec it registers, the stream it downloads.
 
 A provider instance implements any of `create`, `retrieve`, `list`, `download`,
 `delete` and `remix`; its capabilities are exactly the methods it has. Providers work in
@@ -10,7 +9,8 @@ raise only `reelgate.errors` types.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import builtins
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -122,25 +122,25 @@ class Provider(Protocol):
 class SupportsCreate(Protocol):
     """A provider that can create jobs."""
 
-    async def create(self, request: CreateVideo, *, call: Call) -> Video: ...  # noqa: D102
+    async def create(self, request: CreateVideo, *, call: Call) -> Video: ...
 
 
 class SupportsRetrieve(Protocol):
     """A provider that can read a job."""
 
-    async def retrieve(self, video_id: str, *, call: Call) -> Video: ...  # noqa: D102
+    async def retrieve(self, video_id: str, *, call: Call) -> Video: ...
 
 
 class SupportsList(Protocol):
     """A provider with a native list endpoint."""
 
-    async def list(self, query: ListQuery, *, call: Call) -> VideoPage: ...  # noqa: D102
+    async def list(self, query: ListQuery, *, call: Call) -> VideoPage: ...
 
 
 class SupportsDownload(Protocol):
     """A provider that can stream a finished asset."""
 
-    def download(  # noqa: D102
+    def download(
         self, video_id: str, variant: Variant, *, call: Call
     ) -> AbstractAsyncContextManager[DownloadStream]: ...
 
@@ -148,13 +148,13 @@ class SupportsDownload(Protocol):
 class SupportsDelete(Protocol):
     """A provider that can delete (or cancel) a job."""
 
-    async def delete(self, video_id: str, *, call: Call) -> Deleted: ...  # noqa: D102
+    async def delete(self, video_id: str, *, call: Call) -> Deleted: ...
 
 
 class SupportsRemix(Protocol):
     """A provider that can remix a finished job."""
 
-    async def remix(self, video_id: str, prompt: str, *, call: Call) -> Video: ...  # noqa: D102
+    async def remix(self, video_id: str, prompt: str, *, call: Call) -> Video: ...
 
 
 def capabilities_of(provider: object) -> frozenset[str]:
@@ -179,6 +179,10 @@ class ProviderSetup:
     upstream: Upstream
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class ProviderSpec:
     """
@@ -198,8 +202,8 @@ class ProviderSpec:
 
     type: str = attrs.field(validator=lambda _i, _a, v: check_instance_name(v))
     factory: Callable[[ProviderSetup], object]
-    settings: type[ProviderSettings] = ProviderSettings
-    key_env: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    settings: builtins.type[ProviderSettings] = ProviderSettings
+    key_env: tuple[str, ...] = attrs.field(default=(), converter=_names)
     env: Mapping[str, str] = attrs.field(factory=dict)
     requires_key: bool = True
     poll_interval: float = 5.0
@@ -208,9 +212,7 @@ class ProviderSpec:
 
 @attrs.define
 class ProviderRegistry:
-    """
-    Handed to each plugin's ``reelgate_register_providers`` hook; checks what it gets.
-    """
+    """Handed to each plugin's ``reelgate_register_providers`` hook; checks what it gets."""
 
     _specs: dict[str, ProviderSpec] = attrs.field(factory=dict, alias="specs")
     _plugin: str | None = attrs.field(default=None, alias="plugin")
@@ -249,4 +251,3 @@ class ProviderRegistry:
     def origin(self, type: str) -> str | None:
         """The plugin that registered `type`."""
         return self._origins.get(type)
-

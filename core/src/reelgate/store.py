@@ -75,8 +75,9 @@ class JobIndex(Protocol):
 
     async def observe(self, instance: str, native_id: str, video: Video) -> Video:
         """
-        Merge a freshly seen state through the status machine, store it, and return what
-        the caller should see. Unknown jobs are recorded as first seen now.
+        Merge a freshly seen state through the status machine and store it.
+
+        Returns what the caller should see. Unknown jobs are recorded as first seen now.
         """
         ...
 
@@ -134,7 +135,9 @@ class MemoryJobIndex:
     """A job index in this process's memory."""
 
     _jobs: dict[tuple[str, str], JobRecord] = attrs.field(factory=dict, init=False)
-    _idempotent: dict[tuple[str | None, str], tuple[str, str]] = attrs.field(factory=dict, init=False)
+    _idempotent: dict[tuple[str | None, str], tuple[str, str]] = attrs.field(
+        factory=dict, init=False
+    )
     _seq: int = attrs.field(default=0, init=False)
 
     async def add(self, record: JobRecord) -> JobRecord:  # noqa: D102
@@ -156,7 +159,11 @@ class MemoryJobIndex:
         record = self._jobs.get(key)
         if record is None:
             record = await self.add(
-                JobRecord(instance=instance, native_id=native_id, created_at=video.created_at or time.time())
+                JobRecord(
+                    instance=instance,
+                    native_id=native_id,
+                    created_at=video.created_at or time.time(),
+                )
             )
         merged = _merge(record, video)
         self._jobs[key] = attrs.evolve(record, video=merged)
@@ -169,7 +176,9 @@ class MemoryJobIndex:
     async def mark_deleted(self, instance: str, native_id: str) -> None:  # noqa: D102
         key = (instance, native_id)
         if (record := self._jobs.get(key)) is None:
-            record = await self.add(JobRecord(instance=instance, native_id=native_id, created_at=time.time()))
+            record = await self.add(
+                JobRecord(instance=instance, native_id=native_id, created_at=time.time())
+            )
         self._jobs[key] = attrs.evolve(record, deleted=True)
 
     async def page(  # noqa: D102
@@ -222,7 +231,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
 CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (instance, created_at, seq);
 """
 
-_COLUMNS = "seq, instance, native_id, created_at, key_name, owner, idempotency_key, remixed_from, deleted, video"
+_COLUMNS = (
+    "seq, instance, native_id, created_at, key_name, owner, idempotency_key, remixed_from, "
+    "deleted, video"
+)
 
 
 class SQLiteJobIndex:
@@ -287,8 +299,15 @@ class SQLiteJobIndex:
             "INSERT OR IGNORE INTO jobs (instance, native_id, created_at, key_name, owner, "
             "idempotency_key, remixed_from, deleted, video) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                r.instance, r.native_id, r.created_at, r.key_name, r.owner,
-                r.idempotency_key, r.remixed_from, int(r.deleted), self._video_json(r.video),
+                r.instance,
+                r.native_id,
+                r.created_at,
+                r.key_name,
+                r.owner,
+                r.idempotency_key,
+                r.remixed_from,
+                int(r.deleted),
+                self._video_json(r.video),
             ),
         )
 
@@ -348,8 +367,11 @@ class SQLiteJobIndex:
 
     async def find_idempotent(self, owner: str | None, key: str) -> JobRecord | None:  # noqa: D102
         def find(db: sqlite3.Connection) -> JobRecord | None:
+            query = (
+                f"SELECT {_COLUMNS} FROM jobs WHERE coalesce(owner, '') = ? AND idempotency_key = ?"  # noqa: S608  # constant columns
+            )
             row = db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE coalesce(owner, '') = ? AND idempotency_key = ?",  # noqa: S608
+                query,
                 (owner or "", key),
             ).fetchone()
             return self._record(row) if row else None
@@ -360,7 +382,9 @@ class SQLiteJobIndex:
         def mark(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
-                self._insert(db, JobRecord(instance=instance, native_id=native_id, created_at=time.time()))
+                self._insert(
+                    db, JobRecord(instance=instance, native_id=native_id, created_at=time.time())
+                )
                 db.execute(
                     "UPDATE jobs SET deleted = 1 WHERE instance = ? AND native_id = ?",
                     (instance, native_id),

@@ -24,6 +24,7 @@ an override with `ProviderContract.override` (and say why in its docstring).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
@@ -63,7 +64,13 @@ KEY_A = "sk-reelgate-contract-AAAA-0123456789"
 KEY_B = "sk-reelgate-contract-BBBB-9876543210"
 _KEY_ENV = ("REELGATE_CONTRACT_KEY_A", "REELGATE_CONTRACT_KEY_B")
 
-_FAST_RETRY = {"attempts": 3, "timeout": 10.0, "wait_initial": 0.01, "wait_max": 0.05, "wait_jitter": 0.0}
+_FAST_RETRY = {
+    "attempts": 3,
+    "timeout": 10.0,
+    "wait_initial": 0.01,
+    "wait_max": 0.05,
+    "wait_jitter": 0.0,
+}
 
 
 @attrs.define
@@ -120,7 +127,9 @@ class ProviderContract:
         super().__init_subclass__(**kwargs)
         for name in ProviderContract._contract_tests:
             mine = cls.__dict__.get(name, ProviderContract.__dict__[name])
-            if mine is not ProviderContract.__dict__[name] and not getattr(mine, "_reelgate_override", False):
+            if mine is not ProviderContract.__dict__[name] and not getattr(
+                mine, "_reelgate_override", False
+            ):
                 raise TypeError(
                     f"{cls.__name__}.{name} replaces a contract test; mark a deliberate "
                     "override with @ProviderContract.override and say why"
@@ -201,7 +210,11 @@ class ProviderContract:
         plugins = Plugins()
         plugins.register(self.plugin(), name=self.provider_type)
         config = Config(
-            instances=(InstanceConfig(name=instance, type=self.provider_type, key_env=_KEY_ENV, settings=settings),),
+            instances=(
+                InstanceConfig(
+                    name=instance, type=self.provider_type, key_env=_KEY_ENV, settings=settings
+                ),
+            ),
             default_instances=False,
         )
         gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
@@ -277,7 +290,7 @@ class ProviderContract:
         video = await harness.gateway.create(harness.request())
         seen.append(video)
         await harness.gateway.wait(video.id, timeout=self.wait_timeout, on_update=seen.append)
-        for before, after in zip(seen, seen[1:], strict=False):
+        for before, after in itertools.pairwise(seen):
             assert is_legal(before.status, after.status), (before.status, after.status)
             if before.progress is not None and after.progress is not None:
                 assert after.progress >= before.progress
@@ -318,7 +331,10 @@ class ProviderContract:
         assert first.has_more is True
         assert first.first_id == created[0]
         assert first.last_id == created[1]
-        streamed = [v.id async for v in harness.gateway.iter_videos(harness.instance, order="asc", page_size=1)]
+        streamed = [
+            v.id
+            async for v in harness.gateway.iter_videos(harness.instance, order="asc", page_size=1)
+        ]
         assert streamed == created
 
     @pytest.mark.parametrize(
@@ -331,7 +347,9 @@ class ProviderContract:
             ({"after": "no-provider-suffix"}, "video_id"),
         ],
     )
-    async def test_list_rejects_bad_parameters(self, harness: Harness, kwargs: dict[str, Any], param: str) -> None:
+    async def test_list_rejects_bad_parameters(
+        self, harness: Harness, kwargs: dict[str, Any], param: str
+    ) -> None:
         """A bad limit, order or cursor is an InvalidRequestError naming the parameter."""
         with pytest.raises(InvalidRequestError) as caught:
             await harness.gateway.list(harness.instance, **kwargs)
@@ -363,7 +381,9 @@ class ProviderContract:
                 pass
         assert caught.value.status_code == 409
 
-    async def test_download_to_writes_the_file_atomically(self, harness: Harness, tmp_path: Any) -> None:
+    async def test_download_to_writes_the_file_atomically(
+        self, harness: Harness, tmp_path: Any
+    ) -> None:
         """download_to writes the whole file and leaves no partial file behind."""
         self._need(harness, "download")
         video = await self._completed(harness)
@@ -374,8 +394,12 @@ class ProviderContract:
     # -- other operations ------------------------------------------------------------
 
     async def test_unsupported_operations_raise_unsupported(self, harness: Harness) -> None:
-        """Every operation the provider lacks raises UnsupportedOperationError, never AttributeError."""
-        missing = [op for op in OPERATIONS if op not in self._caps(harness) and op not in ("list", "create", "retrieve")]
+        """Every operation a provider lacks raises UnsupportedOperationError, not AttributeError."""
+        missing = [
+            op
+            for op in OPERATIONS
+            if op not in self._caps(harness) and op not in ("list", "create", "retrieve")
+        ]
         if not missing:
             pytest.skip("the provider implements every operation")
         video = await harness.gateway.create(harness.request())
@@ -594,7 +618,11 @@ class ProviderContract:
             assert KEY_B not in text
         faults = harness.require_faults()
         for status in (400, 401, 403, 429, 500):
-            faults.add(Fault(status=status, message=f"bad key {KEY_A} Bearer {KEY_A}", method="GET", times=10))
+            faults.add(
+                Fault(
+                    status=status, message=f"bad key {KEY_A} Bearer {KEY_A}", method="GET", times=10
+                )
+            )
             with pytest.raises(ReelgateError) as caught:
                 await harness.gateway.retrieve(video.id)
             _assert_no_secret(caught.value)
@@ -632,5 +660,3 @@ def _upstream_of(gateway: Gateway, instance: str) -> Any:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker the kit uses."""
     config.addinivalue_line("markers", "reelgate_contract: a reelgate provider contract test")
-
-

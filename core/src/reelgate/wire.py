@@ -55,8 +55,16 @@ __all__ = [
 #: The create request's own fields; every other top-level key is an extra parameter.
 CREATE_FIELDS = frozenset(
     {
-        "model", "prompt", "input_reference", "seconds", "size", "negative_prompt",
-        "seed", "video_uri", "audio", "fallbacks",
+        "model",
+        "prompt",
+        "input_reference",
+        "seconds",
+        "size",
+        "negative_prompt",
+        "seed",
+        "video_uri",
+        "audio",
+        "fallbacks",
     }
 )
 
@@ -111,7 +119,7 @@ def _seconds_in(value: Any, _type: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"seconds must be a string, got {value!r}")
+        raise TypeError(f"seconds must be a string, got {value!r}")
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
@@ -119,7 +127,7 @@ def _int_or_none(value: Any, _type: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a unix timestamp, got {value!r}")
+        raise TypeError(f"expected a unix timestamp, got {value!r}")
     return int(value)
 
 
@@ -138,7 +146,9 @@ def make_converter() -> cattrs.Converter:
     )
     c.register_structure_hook(
         ContentFilter,
-        make_dict_structure_fn(ContentFilter, c, filtered_count=override(struct_hook=lambda v, _: int(v or 0))),
+        make_dict_structure_fn(
+            ContentFilter, c, filtered_count=override(struct_hook=lambda v, _: int(v or 0))
+        ),
     )
 
     video_fields: dict[str, Any] = {
@@ -149,7 +159,9 @@ def make_converter() -> cattrs.Converter:
     c.register_unstructure_hook(
         Video,
         make_dict_unstructure_fn(
-            Video, c, _cattrs_omit_if_default=True,
+            Video,
+            c,
+            _cattrs_omit_if_default=True,
             progress=override(unstruct_hook=_progress_out),
             **video_fields,
         ),
@@ -157,7 +169,8 @@ def make_converter() -> cattrs.Converter:
     c.register_structure_hook(
         Video,
         make_dict_structure_fn(
-            Video, c,
+            Video,
+            c,
             seconds=override(struct_hook=_seconds_in),
             progress=override(struct_hook=lambda v, _: None if v is None else float(v)),
             **video_fields,
@@ -346,6 +359,26 @@ def _image_from_wire(value: str | None) -> ImageInput | None:
     return ImageInput.from_bytes(data)
 
 
+_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "input_reference": (str, "a string"),
+    "size": (str, "a string"),
+    "negative_prompt": (str, "a string"),
+    "video_uri": (str, "a string"),
+    "seed": (int, "an integer"),
+    "audio": (bool, "a boolean"),
+    "seconds": ((str, int), 'a string such as "8"'),
+}
+
+
+def _check_types(data: Mapping[str, Any]) -> None:
+    for name, (kind, described) in _TYPES.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            raise InvalidRequestError(f"{name} must be {described}", param=name)
+
+
 def create_from_dict(data: Mapping[str, Any]) -> CreateVideo:
     """
     Read a create request body: the known fields, every other key an extra parameter.
@@ -360,18 +393,8 @@ def create_from_dict(data: Mapping[str, Any]) -> CreateVideo:
             if data.get(name) is None and name == "prompt":
                 raise InvalidRequestError("prompt cannot be empty", param="prompt")
             raise InvalidRequestError(f"{name} is required and must be a string", param=name)
-    for name in ("input_reference", "size", "negative_prompt", "video_uri"):
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise InvalidRequestError(f"{name} must be a string", param=name)
-    seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InvalidRequestError("seed must be an integer", param="seed")
-    audio = data.get("audio")
-    if audio is not None and not isinstance(audio, bool):
-        raise InvalidRequestError("audio must be a boolean", param="audio")
-    seconds = data.get("seconds")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, str | int)):
-        raise InvalidRequestError("seconds must be a string such as \"8\"", param="seconds")
+    _check_types(data)
+    seconds, seed, audio = data.get("seconds"), data.get("seed"), data.get("audio")
     fallbacks = data.get("fallbacks") or []
     if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
         raise InvalidRequestError(

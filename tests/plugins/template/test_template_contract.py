@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import reelgate_template
-from reelgate_template.emulator import create_app
-
 from reelgate.testing import ProviderContract
+from reelgate_template.emulator import create_app
 
 
 class TestTemplateContract(ProviderContract):

@@ -88,21 +88,28 @@ class _Job:
 
     @classmethod
     def parse(cls, native_id: str) -> Self:
+        unknown = NotFoundError(f"no video {native_id!r} in the simulator")
+        body, _, check = native_id.rpartition("_")
+        parts = body.split("_")
+        if len(parts) != 6 or parts[0] != "sim" or parts[3] not in _OUTCOME_NAMES:
+            raise unknown
+        if check != _check(body):
+            raise unknown
         try:
-            body, _, check = native_id.rpartition("_")
-            prefix, created, duration, outcome, size, _random = body.split("_")
-            if prefix != "sim" or outcome not in _OUTCOME_NAMES or check != _check(body):
-                raise ValueError(native_id)
-            return cls(int(created, 36), int(duration, 36), outcome, int(size, 36))
+            return cls(int(parts[1], 36), int(parts[2], 36), parts[3], int(parts[4], 36))
         except ValueError:
-            raise NotFoundError(f"no video {native_id!r} in the simulator") from None
+            raise unknown from None
 
     def native_id(self) -> str:
         # The random part makes ids unique; the checksum makes made-up ids unknown.
         body = "_".join(
             [
-                "sim", _b36(self.created_ms), _b36(self.duration_ms), self.outcome,
-                _b36(self.size_bytes), secrets.token_hex(3),
+                "sim",
+                _b36(self.created_ms),
+                _b36(self.duration_ms),
+                self.outcome,
+                _b36(self.size_bytes),
+                secrets.token_hex(3),
             ]
         )
         return f"{body}_{_check(body)}"
@@ -127,7 +134,9 @@ def _extra(request: CreateVideo, name: str, kind: type, default: Any) -> Any:
     try:
         converted = kind(value)
     except (TypeError, ValueError):
-        raise InvalidRequestError(f"{name} must be a {kind.__name__}; got {value!r}", param=name) from None
+        raise InvalidRequestError(
+            f"{name} must be a {kind.__name__}; got {value!r}", param=name
+        ) from None
     if isinstance(converted, int | float) and converted < 0:
         raise InvalidRequestError(f"{name} must not be negative", param=name)
     return converted
@@ -150,30 +159,49 @@ class SimProvider:
         queued_ms = job.duration_ms * self.settings.queued_fraction
         created = job.created_ms // 1000
         if elapsed < queued_ms:
-            return Video(id=native_id, status=VideoStatus.QUEUED, progress=0, created_at=created, **fields)
+            return Video(
+                id=native_id, status=VideoStatus.QUEUED, progress=0, created_at=created, **fields
+            )
         if elapsed < job.duration_ms:
             share = (elapsed - queued_ms) / max(1.0, job.duration_ms - queued_ms)
             return Video(
-                id=native_id, status=VideoStatus.IN_PROGRESS, progress=round(99 * share, 1),
-                created_at=created, **fields,
+                id=native_id,
+                status=VideoStatus.IN_PROGRESS,
+                progress=round(99 * share, 1),
+                created_at=created,
+                **fields,
             )
         completed = (job.created_ms + job.duration_ms) // 1000
         if job.outcome == "f":
             return Video(
-                id=native_id, status=VideoStatus.FAILED, created_at=created, completed_at=completed,
-                error=VideoError(code="sim_failed", message="the simulator failed this job on request"),
+                id=native_id,
+                status=VideoStatus.FAILED,
+                created_at=created,
+                completed_at=completed,
+                error=VideoError(
+                    code="sim_failed", message="the simulator failed this job on request"
+                ),
                 **fields,
             )
         if job.outcome == "r":
             reason = "the simulator filtered this job on request"
             return Video(
-                id=native_id, status=VideoStatus.FAILED, created_at=created, completed_at=completed,
+                id=native_id,
+                status=VideoStatus.FAILED,
+                created_at=created,
+                completed_at=completed,
                 error=VideoError(code="content_filtered", message=reason),
-                content_filter=ContentFilter(filtered_count=1, reasons=(reason,)), **fields,
+                content_filter=ContentFilter(filtered_count=1, reasons=(reason,)),
+                **fields,
             )
         return Video(
-            id=native_id, status=VideoStatus.COMPLETED, progress=100, created_at=created,
-            completed_at=completed, expires_at=completed + 3600, **fields,
+            id=native_id,
+            status=VideoStatus.COMPLETED,
+            progress=100,
+            created_at=created,
+            completed_at=completed,
+            expires_at=completed + 3600,
+            **fields,
         )
 
     async def create(self, request: CreateVideo, *, call: Call) -> Video:
@@ -181,7 +209,8 @@ class SimProvider:
         outcome = str(request.extra_params.get("sim_outcome", "completed"))
         if outcome not in _OUTCOMES:
             raise InvalidRequestError(
-                f"sim_outcome must be one of {', '.join(_OUTCOMES)}; got {outcome!r}", param="sim_outcome"
+                f"sim_outcome must be one of {', '.join(_OUTCOMES)}; got {outcome!r}",
+                param="sim_outcome",
             )
         duration = _extra(request, "sim_duration", float, self.settings.duration)
         size_bytes = _extra(request, "sim_bytes", int, 0)
@@ -191,8 +220,12 @@ class SimProvider:
         job = _Job(now_ms, int(duration * 1000), _OUTCOMES[outcome], size_bytes)
         native_id = job.native_id()
         return self._video(
-            native_id, job, now_ms,
-            model=call.model, prompt=request.prompt, seconds=request.seconds or "4",
+            native_id,
+            job,
+            now_ms,
+            model=call.model,
+            prompt=request.prompt,
+            seconds=request.seconds or "4",
             size=request.size or "1280x720",
         )
 
@@ -201,7 +234,9 @@ class SimProvider:
         return self._video(video_id, _Job.parse(video_id), int(time.time() * 1000))
 
     @asynccontextmanager
-    async def download(self, video_id: str, variant: Variant, *, call: Call) -> AsyncIterator[DownloadStream]:
+    async def download(
+        self, video_id: str, variant: Variant, *, call: Call
+    ) -> AsyncIterator[DownloadStream]:
         """Stream the job's media."""
         video = await self.retrieve(video_id, call=call)
         if video.status is not VideoStatus.COMPLETED:
@@ -217,7 +252,9 @@ class SimProvider:
             if wanted > total + 16:
                 padding = wanted - total
                 total = wanted
-        yield DownloadStream(content_type=content_type, content_length=total, chunks=_stream(body, padding))
+        yield DownloadStream(
+            content_type=content_type, content_length=total, chunks=_stream(body, padding)
+        )
 
     async def delete(self, video_id: str, *, call: Call) -> Deleted:
         """Delete the job (the gateway's index remembers it)."""
@@ -228,7 +265,9 @@ class SimProvider:
         """Start a new simulated job from a completed one."""
         source = await self.retrieve(video_id, call=call)
         if source.status is not VideoStatus.COMPLETED:
-            raise VideoNotReadyError(f"video {video_id} is {source.status.value}; only completed videos can be remixed")
+            raise VideoNotReadyError(
+                f"video {video_id} is {source.status.value}; only completed videos can be remixed"
+            )
         old = _Job.parse(video_id)
         now_ms = int(time.time() * 1000)
         job = _Job(now_ms, old.duration_ms, "c", old.size_bytes)

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reelgate.emulation import Faults, FaultMiddleware, directives, main
-from reelgate.sim import media
+from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
+from reelgate.sim import media
 
 __all__ = ["create_app"]
 
@@ -47,7 +47,10 @@ class _Job:
     def state(self, now: float) -> dict[str, Any]:
         elapsed = now - self.created
         out: dict[str, Any] = {
-            "id": self.id, "model": self.model, "prompt": self.prompt, "created": int(self.created),
+            "id": self.id,
+            "model": self.model,
+            "prompt": self.prompt,
+            "created": int(self.created),
         }
         if elapsed < self.seconds * 0.2:
             return {**out, "state": "pending", "percent": 0}
@@ -55,7 +58,12 @@ class _Job:
             return {**out, "state": "running", "percent": int(100 * elapsed / self.seconds)}
         finished = int(self.created + self.seconds)
         if self.fail:
-            return {**out, "state": "error", "error": "the emulator failed this job", "finished": finished}
+            return {
+                **out,
+                "state": "error",
+                "error": "the emulator failed this job",
+                "finished": finished,
+            }
         return {**out, "state": "done", "percent": 100, "finished": finished}
 
 
