@@ -49,6 +49,7 @@ from .model import (
     VideoStatus,
     check_model,
 )
+from .pagination import iter_pages
 from .plugins import PluginFailure, Plugins
 from .provider import Call, DownloadStream, ProviderSetup, ProviderSpec, capabilities_of
 from .store import JobIndex, JobRecord, MemoryJobIndex
@@ -570,14 +571,13 @@ class Gateway:
         owner: str | None = None,
     ) -> AsyncGenerator[Video]:
         """Every job of a provider instance, following cursors page by page."""
-        after: str | None = None
-        while True:
-            page = await self.list(provider, limit=page_size, order=order, after=after, owner=owner)
+
+        def fetch(after: str | None) -> Awaitable[VideoPage]:
+            return self.list(provider, limit=page_size, order=order, after=after, owner=owner)
+
+        async for page in iter_pages(fetch):
             for video in page.data:
                 yield video
-            if not page.has_more or page.last_id is None:
-                return
-            after = page.last_id
 
     @asynccontextmanager
     async def download(
