@@ -90,13 +90,20 @@ class Variant(enum.StrEnum):
 Order = Literal["asc", "desc"]
 
 
+def _scrubbed_repr(url: str | None) -> str:
+    """A signed URL's repr without its token (``_jwt=``, ``sig=``...)."""
+    from .http import scrub  # noqa: PLC0415  # keeps httpx2 out of `import reelgate`
+
+    return repr(url if url is None else scrub(url))
+
+
 @attrs.frozen
 class VideoOutput:
     """One finished asset: a URL to fetch or inline base64 bytes."""
 
     type: Literal["url", "base64"]
     content_type: str = "video/mp4"
-    url: str | None = None
+    url: str | None = attrs.field(default=None, repr=_scrubbed_repr)
     base64: str | None = None
 
 
