@@ -118,7 +118,9 @@ def _unknown_after(after: str) -> InvalidRequestError:
 def _merge(record: JobRecord, video: Video) -> Video:
     merged = advance(record.video, video)
     fill: dict[str, Any] = {}
-    if merged.created_at is None:
+    # The first creation time recorded is the job's: a provider whose create answer has
+    # none (Runway) reports its own clock's later, and created_at must not move.
+    if merged.created_at != int(record.created_at):
         fill["created_at"] = int(record.created_at)
     if merged.remixed_from_video_id is None and record.remixed_from is not None:
         fill["remixed_from_video_id"] = record.remixed_from
