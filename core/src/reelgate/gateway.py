@@ -405,14 +405,21 @@ class Gateway:
         targets = [(self.instance(name), model) for name, model in candidates]
         if request.idempotency_key is None:
             return await self._create_first(request, targets, owner)
-        lock = self._creating.setdefault((owner, request.idempotency_key), anyio.Lock())
-        async with lock:
-            known = await self.index.find_idempotent(owner, request.idempotency_key)
-            if known is not None:
-                return await self.retrieve(
-                    VideoId.build(known.native_id, known.instance), owner=owner
-                )
-            return await self._create_first(request, targets, owner)
+        # Creates with one key are serialised in this process, so the second finds the
+        # first's job in the index instead of sending a second create upstream.
+        slot = (owner, request.idempotency_key)
+        lock = self._creating.setdefault(slot, anyio.Lock())
+        try:
+            async with lock:
+                known = await self.index.find_idempotent(owner, request.idempotency_key)
+                if known is not None:
+                    return await self.retrieve(
+                        VideoId.build(known.native_id, known.instance), owner=owner
+                    )
+                return await self._create_first(request, targets, owner)
+        finally:
+            if not lock.locked() and lock.statistics().tasks_waiting == 0:
+                self._creating.pop(slot, None)
 
     async def _create_first(
         self, request: CreateVideo, targets: list[tuple[ProviderInstance, str]], owner: str | None
