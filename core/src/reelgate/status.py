@@ -10,6 +10,8 @@ reaching the caller.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from .model import Video, VideoStatus
@@ -25,6 +27,9 @@ _RANK = {
     VideoStatus.FAILED: 2,
 }
 
+# What a terminal state brings with it; kept when a regression hides the state again.
+_KEPT_WITH_STATUS = ("completed_at", "expires_at", "videos", "content_filter")
+
 
 def is_legal(before: VideoStatus, after: VideoStatus) -> bool:
     """True if a job may move from `before` to `after` (staying put is legal)."""
@@ -37,18 +42,26 @@ def advance(previous: Video | None, current: Video) -> Video:
     """
     Merge a freshly polled state into the last one seen, enforcing the machine.
 
-    An illegal move keeps the previous status (and its error); progress is the larger of
-    the two; a completed job reports 100. Everything else comes from `current`.
+    An illegal move keeps the previous status (and its error, and the completion time,
+    expiry, outputs and filter report that the fresh state lacks); progress is the larger
+    of the two; a completed job reports 100. Everything else comes from `current`.
     """
     status, error = current.status, current.error
     progress = current.progress
+    kept: dict[str, Any] = {}
     if previous is not None:
         if not is_legal(previous.status, current.status):
             status, error = previous.status, previous.error
+            kept = {
+                name: value
+                for name in _KEPT_WITH_STATUS
+                if getattr(current, name) in (None, ())
+                and (value := getattr(previous, name)) not in (None, ())
+            }
         if previous.progress is not None:
             progress = previous.progress if progress is None else max(previous.progress, progress)
     if status is VideoStatus.COMPLETED:
         progress = 100.0
-    if (status, error, progress) == (current.status, current.error, current.progress):
+    if not kept and (status, error, progress) == (current.status, current.error, current.progress):
         return current
-    return attrs.evolve(current, status=status, error=error, progress=progress)
+    return attrs.evolve(current, status=status, error=error, progress=progress, **kept)
