@@ -291,6 +291,30 @@ class _Job:
         }
 
 
+async def _read_form(
+    items: list[tuple[str, str | UploadFile]],
+) -> Response | tuple[dict[str, Any], Upload | None, str]:
+    fields: dict[str, Any] = {}
+    upload: Upload | None = None
+    for name, value in items:
+        if isinstance(value, UploadFile):
+            if name != "input_reference":
+                return _invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+            upload = Upload(value.filename, value.content_type, await value.read())
+        elif name in ("input_reference[image_url]", "input_reference[file_id]"):
+            # The bracketed form OpenAI's SDK would use for the object in multipart.
+            fields.setdefault("input_reference", {})[name[16:-1]] = value
+        elif name == "input_reference":
+            return _invalid(
+                "Invalid type for 'input_reference': expected a file, but got a string instead.",
+                "input_reference",
+                "invalid_type",
+            )
+        else:
+            fields[name] = value
+    return fields, upload, "multipart"
+
+
 # -- the app -----------------------------------------------------------------------------
 
 
@@ -403,31 +427,13 @@ def create_app(
             return _invalid(f"Invalid value: '{size}'. Supported values are: {choices}.", "size")
         return prompt, str(model), seconds, size
 
-    async def read_create(  # noqa: PLR0911  # one answer per malformed body
+    async def read_create(  # one answer per malformed body
         request: Request,
     ) -> Response | tuple[dict[str, Any], Upload | None, str]:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
-            form = await request.form()
-            fields: dict[str, Any] = {}
-            upload: Upload | None = None
-            for name, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    if name != "input_reference":
-                        return _invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
-                    upload = Upload(value.filename, value.content_type, await value.read())
-                elif name in ("input_reference[image_url]", "input_reference[file_id]"):
-                    fields.setdefault("input_reference", {})[name[16:-1]] = value
-                elif name == "input_reference":
-                    return _invalid(
-                        "Invalid type for 'input_reference': expected a file, "
-                        "but got a string instead.",
-                        "input_reference",
-                        "invalid_type",
-                    )
-                else:
-                    fields[name] = value
-            return fields, upload, "multipart"
+            async with request.form() as form:  # closes the uploads' temporary files
+                return await _read_form(form.multi_items())
         if content_type.startswith("application/json"):
             try:
                 body = json.loads(await request.body())
