@@ -23,6 +23,7 @@ import attrs
 from .errors import InvalidRequestError, VideoFailedError
 
 __all__ = [
+    "MAX_IMAGE_BYTES",
     "ContentFilter",
     "CreateVideo",
     "Deleted",
@@ -35,6 +36,7 @@ __all__ = [
     "VideoOutput",
     "VideoPage",
     "VideoStatus",
+    "check_model",
 ]
 
 #: Images larger than this are refused before anything is sent (OpenAI's own limit).
