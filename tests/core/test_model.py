@@ -90,7 +90,9 @@ def test_bad_seconds_are_refused(seconds: object) -> None:
     _refused("seconds", seconds=seconds)
 
 
-@pytest.mark.parametrize(("given", "stored"), [("1280x720", "1280x720"), (" 720X1280 ", "720x1280")])
+@pytest.mark.parametrize(
+    ("given", "stored"), [("1280x720", "1280x720"), (" 720X1280 ", "720x1280")]
+)
 def test_size_is_normalised(given: str, stored: str) -> None:
     """Sizes are WIDTHxHEIGHT, case and spaces forgiven."""
     assert _request(size=given).size == stored
