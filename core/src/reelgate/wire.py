@@ -416,7 +416,9 @@ def create_from_dict(data: Mapping[str, Any]) -> CreateVideo:
 
 
 def _unknown_keys(data: Mapping[str, Any], cls: type, path: str) -> list[str]:
-    fields = {f.name: f for f in attrs.fields(cls)}
+    # Under `from __future__ import annotations` a field's type is a string until resolved;
+    # unresolved, nested tables of a class never structured before were not checked at all.
+    fields = {f.name: f for f in attrs.fields(attrs.resolve_types(cls))}
     problems = [f"{path}.{key}" for key in data if key not in fields]
     for name, value in data.items():
         field = fields.get(name)
