@@ -151,6 +151,17 @@ def make_converter() -> cattrs.Converter:
         ),
     )
 
+    # The wire always names an output's media type, video/mp4 (the default) included.
+    c.register_unstructure_hook(
+        VideoOutput,
+        make_dict_unstructure_fn(
+            VideoOutput,
+            c,
+            _cattrs_omit_if_default=True,
+            content_type=override(omit_if_default=False),
+        ),
+    )
+
     video_fields: dict[str, Any] = {
         "provider": override(omit=True),
         "poll_after": override(omit=True),
