@@ -339,8 +339,11 @@ def error_from_dict(data: Mapping[str, Any], status: int | None = None) -> Reelg
     assert isinstance(field, Mapping)  # noqa: S101  # narrowed above
     extra = data.get("extra_fields") if isinstance(data.get("extra_fields"), Mapping) else {}
     assert isinstance(extra, Mapping)  # noqa: S101  # narrowed above
-    code = status or data.get("status_code") or 500
-    cls = _BY_STATUS.get(int(code), ProviderError if int(code) >= 500 else InvalidRequestError)
+    try:
+        code = int(status or data.get("status_code") or 500)
+    except (TypeError, ValueError):
+        code = 500  # a status_code that is no number: read leniently, as an unknown failure
+    cls = _BY_STATUS.get(code, ProviderError if code >= 500 else InvalidRequestError)
     if cls is InvalidRequestError and field.get("code") == "unsupported_operation":
         cls = UnsupportedOperationError
     return cls(
