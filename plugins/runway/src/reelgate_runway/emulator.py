@@ -426,7 +426,8 @@ def create_app(
 
     def sign(file: str, expires: float) -> str:
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        payload = _b64(json.dumps({"sub": file, "exp": expires}).encode())
+        claims = {"sub": file, "exp": expires, "jti": secrets.token_hex(8)}
+        payload = _b64(json.dumps(claims).encode())
         mac = hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
         return f"{header}.{payload}.{_b64(mac)}"
 
