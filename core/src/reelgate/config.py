@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +192,23 @@ def _key_env(name: str, table: Mapping[str, Any]) -> tuple[str, ...]:
                 "name the environment variable that holds the key with api_key_env"
             )
     value = table.get("api_key_env", ())
-    names = (value,) if isinstance(value, str) else tuple(value)
-    if not all(isinstance(n, str) and n for n in names):
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) and n for n in names):
         raise ConfigurationError(
             f"providers.{name}.api_key_env must be a variable name or a list of them"
         )
-    return names
+    return tuple(names)
+
+
+def _table(data: Mapping[str, Any], name: str, keys: Collection[str] | None) -> Mapping[str, Any]:
+    table = data.get(name)
+    if table is None:
+        return {}
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"{name} must be a table")
+    if keys is not None and (unknown := sorted(set(table) - set(keys))):
+        raise ConfigurationError(f"unknown key(s) in [{name}]: {', '.join(unknown)}")
+    return table
 
 
 def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
@@ -213,7 +224,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
             f"unknown section(s) in configuration: {', '.join(sorted(unknown))}"
         )
     instances = []
-    for name, table in (data.get("providers") or {}).items():
+    for name, table in _table(data, "providers", None).items():
         if not isinstance(table, Mapping):
             raise ConfigurationError(f"providers.{name} must be a table")
         settings = {k: v for k, v in table.items() if k not in ("type", "api_key_env")}
@@ -230,16 +241,24 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
             raise
         except Exception as e:  # noqa: BLE001  # an invalid instance name, reported as config
             raise ConfigurationError(f"providers.{name}: {e}") from None
-    index_table = data.get("index") or {}
+    index_table = _table(data, "index", ("kind", "path"))
     kind = index_table.get("kind", "sqlite")
     if kind not in ("sqlite", "memory"):
         raise ConfigurationError(f"index.kind must be sqlite or memory; got {kind!r}")
     path = index_table.get("path")
-    gateway = data.get("gateway") or {}
+    if path is not None and not isinstance(path, str):
+        raise ConfigurationError(f"index.path must be a string; got {path!r}")
+    default_instances = _table(data, "gateway", ("default_instances",)).get(
+        "default_instances", True
+    )
+    if not isinstance(default_instances, bool):
+        raise ConfigurationError(
+            f"gateway.default_instances must be true or false; got {default_instances!r}"
+        )
     return Config(
         instances=tuple(instances),
         index=IndexConfig(kind=kind, path=Path(path).expanduser() if path else None),
-        default_instances=bool(gateway.get("default_instances", True)),
+        default_instances=default_instances,
         source=source,
     )
 
