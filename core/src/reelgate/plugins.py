@@ -134,11 +134,13 @@ class Plugins:
             Whether it was registered; a failure is recorded in `failures`.
         """
         label = name or getattr(plugin, "__name__", None) or repr(plugin)
+        # A failed second registration of an object must not remove the first one.
+        already = self._pm.is_registered(plugin)
         try:
             self._pm.register(plugin, name=name)
             self._pm.check_pending()
         except Exception as exc:  # noqa: BLE001  # a bad plugin must not stop the rest
-            if self._pm.is_registered(plugin):
+            if not already and self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
             self._fail(label, _describe(exc), exc)
             return False
