@@ -609,7 +609,9 @@ class Upstream:
 
     async def _chunks(self, response: httpx2.Response, call: Call) -> AsyncIterator[bytes]:
         try:
-            async for chunk in response.aiter_bytes(CHUNK_SIZE):
+            # Chunks pass on as the socket delivers them (64 KiB reads): re-chunking to
+            # CHUNK_SIZE copied every byte three times and cost ~15% of a 10 MiB download.
+            async for chunk in response.aiter_bytes():
                 yield chunk
         except httpx2.HTTPError as exc:
             raise ProviderError(
