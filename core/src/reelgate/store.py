@@ -146,6 +146,10 @@ class MemoryJobIndex:
         key = (record.instance, record.native_id)
         if (known := self._jobs.get(key)) is not None:
             return known
+        if record.idempotency_key is not None and (
+            first := self._idempotent.get((record.owner, record.idempotency_key))
+        ):
+            return self._jobs[first]
         self._seq += 1
         record = attrs.evolve(record, seq=self._seq)
         self._jobs[key] = record
