@@ -205,13 +205,18 @@ class MemoryJobIndex:
             key=lambda r: (r.created_at, r.seq),
             reverse=order == "desc",
         )
-        start = 0
         if after is not None:
-            positions = [i for i, r in enumerate(rows) if r.native_id == after]
-            if not positions:
+            # Any job of the instance is a cursor, even one deleted since its page was read.
+            cursor = self._jobs.get((instance, after))
+            if cursor is None:
                 raise _unknown_after(after)
-            start = positions[0] + 1
-        window = rows[start : start + limit + 1]
+            at = (cursor.created_at, cursor.seq)
+            rows = [
+                r
+                for r in rows
+                if ((r.created_at, r.seq) < at if order == "desc" else (r.created_at, r.seq) > at)
+            ]
+        window = rows[: limit + 1]
         return window[:limit], len(window) > limit
 
     async def aclose(self) -> None:  # noqa: D102
