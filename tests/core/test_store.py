@@ -1,0 +1,331 @@
+"""The job index: both implementations through the same tests, and SQLite across processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from reelgate import InvalidRequestError, Video, VideoError
+from reelgate.store import JobIndex, JobRecord, MemoryJobIndex, SQLiteJobIndex
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(name="index", params=["memory", "sqlite"])
+async def _index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobIndex]:
+    """Each test runs against the in-memory and the SQLite index."""
+    index: JobIndex = (
+        MemoryJobIndex() if request.param == "memory" else SQLiteJobIndex(tmp_path / "jobs.db")
+    )
+    yield index
+    await index.aclose()
+
+
+def _record(native: str, created_at: float = 1000.0, **kwargs: object) -> JobRecord:
+    return JobRecord(instance="sim", native_id=native, created_at=created_at, **kwargs)  # type: ignore[arg-type]
+
+
+def _video(native: str, status: str = "queued", **kwargs: object) -> Video:
+    return Video(id=f"{native}:sim", provider="sim", status=status, **kwargs)  # type: ignore[arg-type]
+
+
+async def _add_jobs(index: JobIndex, count: int, **kwargs: object) -> list[str]:
+    natives = [f"job-{i}" for i in range(count)]
+    for i, native in enumerate(natives):
+        await index.add(_record(native, created_at=1000.0 + i, **kwargs))
+    return natives
+
+
+async def _ids(index: JobIndex, **kwargs: object) -> tuple[list[str], bool]:
+    kwargs = {"limit": 100, "order": "desc", "after": None, **kwargs}
+    records, has_more = await index.page("sim", **kwargs)  # type: ignore[arg-type]
+    return [r.native_id for r in records], has_more
+
+
+async def test_add_then_get(index: JobIndex) -> None:
+    """A job added is found with everything it was recorded with."""
+    stored = await index.add(
+        _record(
+            "a/b:c", key_name="KEY_B", owner="alice", idempotency_key="k1", remixed_from="x:sim"
+        )
+    )
+    assert stored.seq > 0
+    got = await index.get("sim", "a/b:c")
+    assert got == stored
+    assert (got.key_name, got.owner, got.idempotency_key, got.remixed_from, got.deleted) == (
+        "KEY_B",
+        "alice",
+        "k1",
+        "x:sim",
+        False,
+    )
+    assert await index.get("sim", "other") is None
+    assert await index.get("other-instance", "a/b:c") is None
+
+
+async def test_adding_a_known_job_returns_what_is_known(index: JobIndex) -> None:
+    """A second add of the same job changes nothing and returns the first record."""
+    first = await index.add(_record("a", key_name="KEY_A"))
+    again = await index.add(_record("a", created_at=5.0, key_name="KEY_B"))
+    assert again == first
+    assert (await index.get("sim", "a")) == first
+
+
+async def test_idempotency_keys_are_per_owner(index: JobIndex) -> None:
+    """An idempotency key finds the job its owner created with it, and only that."""
+    await index.add(_record("a", idempotency_key="k", owner="alice"))
+    await index.add(_record("b", idempotency_key="k", owner="bob"))
+    await index.add(_record("c", idempotency_key="k"))
+    assert (await index.find_idempotent("alice", "k")).native_id == "a"  # type: ignore[union-attr]
+    assert (await index.find_idempotent("bob", "k")).native_id == "b"  # type: ignore[union-attr]
+    assert (await index.find_idempotent(None, "k")).native_id == "c"  # type: ignore[union-attr]
+    assert await index.find_idempotent("carol", "k") is None
+    assert await index.find_idempotent("alice", "other") is None
+
+
+async def test_a_used_idempotency_key_returns_the_first_job(index: JobIndex) -> None:
+    """Adding another job with an owner's used key answers with the job that has it."""
+    first = await index.add(_record("a", idempotency_key="k", owner="alice"))
+    answer = await index.add(_record("b", idempotency_key="k", owner="alice"))
+    assert answer == first
+    assert (await index.find_idempotent("alice", "k")) == first
+
+
+async def test_observe_records_unknown_jobs(index: JobIndex) -> None:
+    """A job first seen by a poll is recorded, created when the provider says."""
+    seen = await index.observe("sim", "new", _video("new", created_at=1234))
+    assert seen.created_at == 1234
+    record = await index.get("sim", "new")
+    assert record is not None
+    assert record.created_at == 1234
+    assert record.video == seen
+
+
+async def test_observe_enforces_the_status_machine(index: JobIndex) -> None:
+    """A regression upstream never reaches the caller, poll after poll."""
+    await index.add(_record("a"))
+    await index.observe("sim", "a", _video("a", "in_progress", progress=50))
+    seen = await index.observe("sim", "a", _video("a", "queued", progress=5))
+    assert (seen.status.value, seen.progress) == ("in_progress", 50)
+    failed = await index.observe("sim", "a", _video("a", "failed", error=VideoError("x", "no")))
+    assert failed.status.value == "failed"
+    later = await index.observe("sim", "a", _video("a", "completed", progress=100))
+    assert later.status.value == "failed"
+    assert later.error == VideoError("x", "no")
+    stored = await index.get("sim", "a")
+    assert stored is not None
+    assert stored.video == later
+
+
+async def test_observe_fills_what_the_poll_leaves_out(index: JobIndex) -> None:
+    """created_at, the remix source and the request's fields survive sparse polls."""
+    await index.add(_record("a", created_at=1500.9, remixed_from="src:sim"))
+    await index.observe("sim", "a", _video("a", model="m", prompt="p", seconds="8", size="1x1"))
+    seen = await index.observe("sim", "a", _video("a", "in_progress"))
+    assert seen.created_at == 1500
+    assert seen.remixed_from_video_id == "src:sim"
+    assert (seen.model, seen.prompt, seen.seconds, seen.size) == ("m", "p", "8", "1x1")
+
+
+async def test_deleted_jobs_leave_the_list(index: JobIndex) -> None:
+    """A deleted job is marked, and no page shows it; unknown jobs can be marked too."""
+    natives = await _add_jobs(index, 3)
+    await index.mark_deleted("sim", natives[1])
+    await index.mark_deleted("sim", "never-seen")
+    record = await index.get("sim", natives[1])
+    assert record is not None
+    assert record.deleted
+    unknown = await index.get("sim", "never-seen")
+    assert unknown is not None
+    assert unknown.deleted
+    assert (await _ids(index))[0] == [natives[2], natives[0]]
+
+
+async def test_pages_in_both_orders(index: JobIndex) -> None:
+    """Pages follow creation time, newest first by default, oldest first on asc."""
+    natives = await _add_jobs(index, 5)
+    assert await _ids(index) == (natives[::-1], False)
+    assert await _ids(index, order="asc") == (natives, False)
+
+
+async def test_has_more_is_exact(index: JobIndex) -> None:
+    """has_more is true only when a further job exists."""
+    natives = await _add_jobs(index, 4)
+    assert await _ids(index, limit=3) == (natives[:0:-1], True)
+    assert await _ids(index, limit=4) == (natives[::-1], False)
+    assert await _ids(index, limit=5) == (natives[::-1], False)
+
+
+async def test_cursors_walk_without_gap_or_duplicate(index: JobIndex) -> None:
+    """Following `after` pages through every job exactly once, in both orders."""
+    natives = await _add_jobs(index, 7)
+    for order, expected in (("desc", natives[::-1]), ("asc", natives)):
+        seen: list[str] = []
+        after = None
+        while True:
+            page, has_more = await _ids(index, limit=3, order=order, after=after)
+            seen += page
+            if not has_more:
+                break
+            after = page[-1]
+        assert seen == expected
+
+
+async def test_ties_in_creation_time_keep_insertion_order(index: JobIndex) -> None:
+    """Jobs created in the same instant are ordered by when they were recorded."""
+    for native in ("x", "y", "z"):
+        await index.add(_record(native, created_at=1000.0))
+    assert (await _ids(index, order="asc"))[0] == ["x", "y", "z"]
+    assert (await _ids(index, limit=1, order="asc", after="x"))[0] == ["y"]
+
+
+async def test_unknown_after_is_invalid(index: JobIndex) -> None:
+    """An `after` naming no job of the instance is an InvalidRequestError on after."""
+    await _add_jobs(index, 2)
+    await index.add(JobRecord(instance="other", native_id="elsewhere", created_at=1.0))
+    for after in ("nope", "elsewhere"):
+        with pytest.raises(InvalidRequestError) as e:
+            await _ids(index, after=after)
+        assert e.value.param == "after"
+
+
+async def test_a_deleted_cursor_still_continues(index: JobIndex) -> None:
+    """The last job of a page may be deleted before the next page is asked for."""
+    natives = await _add_jobs(index, 5)
+    page, _ = await _ids(index, limit=2)
+    await index.mark_deleted("sim", page[-1])
+    assert await _ids(index, limit=2, after=page[-1]) == ([natives[2], natives[1]], True)
+
+
+async def test_owner_filter(index: JobIndex) -> None:
+    """With an owner, pages hold only that owner's jobs; others' jobs are not cursors."""
+    for i, owner in enumerate(["alice", "bob", "alice", None, "alice"]):
+        await index.add(_record(f"j{i}", created_at=1000.0 + i, owner=owner))
+    assert await _ids(index, owner="alice") == (["j4", "j2", "j0"], False)
+    assert await _ids(index, owner="alice", limit=1, after="j4") == (["j2"], True)
+    assert await _ids(index, owner="bob") == (["j1"], False)
+    assert (await _ids(index))[0] == ["j4", "j3", "j2", "j1", "j0"]
+
+
+async def test_other_instances_stay_apart(index: JobIndex) -> None:
+    """The same native id under two instances is two jobs."""
+    await index.add(_record("same"))
+    await index.add(JobRecord(instance="other", native_id="same", created_at=1.0, owner="o"))
+    assert (await index.get("other", "same")).owner == "o"  # type: ignore[union-attr]
+    assert (await index.get("sim", "same")).owner is None  # type: ignore[union-attr]
+    assert (await _ids(index))[0] == ["same"]
+
+
+# -- SQLite only ------------------------------------------------------------------------
+
+
+async def test_sqlite_survives_reopening(tmp_path: Path) -> None:
+    """Jobs, deletions, idempotency keys and the machine's state outlive the process."""
+    path = tmp_path / "deep" / "dir" / "jobs.db"
+    first = SQLiteJobIndex(path)
+    await first.add(_record("a", key_name="KEY_A", idempotency_key="k", owner="alice"))
+    await first.add(_record("b", created_at=1001.0))
+    await first.observe("sim", "a", _video("a", "completed", progress=100))
+    await first.mark_deleted("sim", "b")
+    await first.aclose()
+
+    second = SQLiteJobIndex(path)
+    try:
+        record = await second.get("sim", "a")
+        assert record is not None
+        assert record.key_name == "KEY_A"
+        assert (await second.find_idempotent("alice", "k")) == record
+        assert (await _ids(second))[0] == ["a"]
+        seen = await second.observe("sim", "a", _video("a", "in_progress", progress=3))
+        assert seen.status.value == "completed"
+        assert seen.progress == 100
+        assert repr(second) == f"SQLiteJobIndex({str(path)!r})"
+    finally:
+        await second.aclose()
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+import anyio
+from reelgate import Video
+from reelgate.store import JobRecord, SQLiteJobIndex
+
+async def main(path, tag, count):
+    index = SQLiteJobIndex(path)
+    Path(f"{path}.ready-{tag}").touch()
+    while not Path(f"{path}.go").exists():
+        time.sleep(0.005)
+    for i in range(count):
+        native = f"{tag}-{i}"
+        await index.add(JobRecord(instance="sim", native_id=native, created_at=1000 + i,
+                                  owner=tag, idempotency_key=native))
+        await index.observe("sim", native, Video(id=f"{native}:sim", status="in_progress",
+                                                 progress=10))
+        await index.observe("sim", "shared", Video(id="shared:sim", status="in_progress",
+                                                   progress=100 * i / count))
+    await index.aclose()
+
+anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
+"""
+
+
+def test_two_processes_write_one_file_at_once(tmp_path: Path) -> None:
+    """Two processes adding and observing hundreds of jobs at once lose no write."""
+    path = tmp_path / "shared.db"
+    count = 200
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(WRITER), str(path), tag, str(count)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("left", "right")
+    ]
+    deadline = time.monotonic() + 60
+    while not all(Path(f"{path}.ready-{tag}").exists() for tag in ("left", "right")):
+        assert time.monotonic() < deadline, "the writers did not start"
+        assert all(w.poll() is None for w in writers), [w.communicate() for w in writers]
+        time.sleep(0.01)
+    Path(f"{path}.go").touch()
+    for writer in writers:
+        _, stderr = writer.communicate(timeout=120)
+        assert writer.returncode == 0, stderr
+        assert "locked" not in stderr
+    anyio.run(_check_both_writers, path, count)
+
+
+async def _check_both_writers(path: Path, count: int) -> None:
+    index = SQLiteJobIndex(path)
+    try:
+        for tag in ("left", "right"):
+            records, has_more = await index.page(
+                "sim", limit=100, order="asc", after=None, owner=tag
+            )
+            seen = [r.native_id for r in records]
+            while has_more:
+                records, has_more = await index.page(
+                    "sim", limit=100, order="asc", after=seen[-1], owner=tag
+                )
+                seen += [r.native_id for r in records]
+            assert sorted(seen) == sorted(f"{tag}-{i}" for i in range(count))
+            for i in (0, count // 2, count - 1):
+                record = await index.get("sim", f"{tag}-{i}")
+                assert record is not None
+                assert record.video is not None
+                assert record.video.progress == 10
+                assert (await index.find_idempotent(tag, f"{tag}-{i}")) == record
+        shared = await index.get("sim", "shared")
+        assert shared is not None
+        assert shared.video is not None
+        assert shared.video.progress == pytest.approx(100 * (count - 1) / count)
+    finally:
+        await index.aclose()
