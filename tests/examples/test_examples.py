@@ -40,6 +40,9 @@ def _run(tmp_path: Path) -> Run:
     }
     env["REELGATE_STATE_DIR"] = str(tmp_path / "state")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    # The examples need only the built-in simulator; other plugins, working or not,
+    # must not change what they print.
+    env["REELGATE_PLUGINS"] = "sim"
 
     def run(name: str, *args: str) -> str:
         done = subprocess.run(
