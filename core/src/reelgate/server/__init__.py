@@ -1,0 +1,156 @@
+"""
+The HTTP server: reelgate's ``/v1/videos`` API as an ASGI app (extra ``reelgate[server]``).
+
+Mount it in any ASGI application, or run it with ``reelgate serve``::
+
+    from reelgate import Gateway
+    from reelgate.server import create_app
+
+    gateway = Gateway.from_config()
+    app = create_app(gateway)                 # a Starlette app
+    parent.mount("/reelgate", app)            # e.g. inside another Starlette/FastAPI app
+
+Routes: ``POST/GET /v1/videos``, ``GET/DELETE /v1/videos/{video_id}``,
+``GET /v1/videos/{video_id}/content``, ``POST /v1/videos/{video_id}/remix``, the same under
+``/openai/v1/videos`` for OpenAI SDKs, ``GET /health`` and ``GET /openapi.json``.
+
+Keys: ``REELGATE_SERVER_KEYS`` names the environment variables that hold the keys callers
+must send (``Authorization: Bearer``, ``x-api-key`` or ``x-bf-vk``); each key owns the
+jobs it creates. With no keys, anyone who can connect may call, so `run` binds to a
+loopback address only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from collections.abc import Iterable, Mapping
+
+from ..config import Secret
+from ..errors import ConfigurationError
+from ..gateway import Gateway
+from .app import build_app
+from .auth import KEYS_ENV, ServerKeys, keys_from_environment
+from .bodies import DEFAULT_MAX_BODY_BYTES
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "KEYS_ENV",
+    "ServerKeys",
+    "create_app",
+    "is_loopback",
+    "keys_from_environment",
+    "run",
+]
+
+Keys = ServerKeys | Mapping[str, str] | Iterable[Secret]
+
+
+def _server_keys(keys: Keys | None) -> ServerKeys:
+    if keys is None:
+        return ServerKeys(keys_from_environment())
+    if isinstance(keys, ServerKeys):
+        return keys
+    return ServerKeys(keys)
+
+
+def create_app(
+    gateway: Gateway,
+    *,
+    keys: Keys | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    close_gateway: bool = False,
+) -> object:
+    """
+    The ASGI app (a Starlette application) serving `gateway`.
+
+    Args:
+        gateway: The gateway to serve; it keeps working for the caller too.
+        keys: The keys callers must present, as `Secret` values (named) or a mapping of
+            name to key; each key's name owns the jobs it creates. None (the default)
+            reads them from the environment (``REELGATE_SERVER_KEYS``); an empty mapping
+            means no authentication.
+        max_body_bytes: Request bodies larger than this are refused with a 400.
+        close_gateway: Close `gateway` when the app's lifespan ends.
+
+    Returns:
+        A `starlette.applications.Starlette` app.
+
+    Raises:
+        ConfigurationError: The keys are unusable (empty, repeated, or a named variable
+            is unset).
+    """
+    if max_body_bytes < 1:
+        raise ConfigurationError("max_body_bytes must be positive")
+    return build_app(
+        gateway,
+        keys=_server_keys(keys),
+        max_body_bytes=max_body_bytes,
+        close_gateway=close_gateway,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (``127.0.0.0/8``, ``::1`` or ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run(
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    keys: Keys | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    log_level: str = "info",
+) -> None:
+    """
+    Serve a gateway under uvicorn until interrupted: what ``reelgate serve`` runs.
+
+    The gateway is built from `config_path` (``reelgate.toml`` by default) and the
+    environment, and closed when the server stops.
+
+    Args:
+        config_path: The configuration file.
+        host: The address to listen on; must be a loopback address when no keys are set.
+        port: The port.
+        keys: As for `create_app`; None reads ``REELGATE_SERVER_KEYS``.
+        max_body_bytes: Request bodies larger than this are refused with a 400.
+        log_level: uvicorn's log level.
+
+    Raises:
+        ConfigurationError: No keys are configured and `host` is not a loopback address,
+            or the configuration or keys are invalid.
+    """
+    import uvicorn  # noqa: PLC0415  # an extra: only server users need it
+
+    server_keys = _server_keys(keys)
+    if not server_keys:
+        if not is_loopback(host):
+            raise ConfigurationError(
+                f"refusing to listen on {host}: no server keys are configured, so anyone who "
+                f"can connect could use the providers' keys; set {KEYS_ENV} to the names of "
+                "environment variables holding keys, or listen on 127.0.0.1"
+            )
+        sys.stderr.write(
+            f"reelgate: no server keys are configured ({KEYS_ENV} is unset), so the server is "
+            f"bound to {host} only and callers are not authenticated\n"
+        )
+    else:
+        names = ", ".join(server_keys.names)
+        sys.stderr.write(f"reelgate: {len(server_keys.names)} server key(s): {names}\n")
+    gateway = Gateway.from_config(config_path)
+    app = create_app(gateway, keys=server_keys, max_body_bytes=max_body_bytes, close_gateway=True)
+    uvicorn.run(
+        app,  # type: ignore[arg-type]  # a Starlette app is an ASGI application
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,309 @@
+"""
+The routes, and the answers they give.
+
+``/v1/videos`` as the reference gateway documents it, the same under ``/openai/v1/videos``
+for the official OpenAI SDK, ``/health`` and ``/openapi.json``. Every JSON answer carries
+``extra_fields``; every error is the wire's error body with the status of its error class.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import attrs
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import wire
+from ..errors import InvalidRequestError, ReelgateError
+from ..gateway import Gateway
+from ..http import observe_upstream
+from ..ids import VideoId
+from ..model import Deleted, Variant, Video, VideoPage
+from . import bodies
+from .auth import ServerKeys
+from .download import DownloadResponse
+from .openapi import openapi_document
+from .routing import Endpoint, VideoRoutes
+
+__all__ = ["build_app"]
+
+log = logging.getLogger("reelgate.server")
+
+Flavour = Literal["v1", "openai"]
+Result = Video | VideoPage | Deleted | Response
+
+#: The header naming the provider instance to list on the OpenAI-compatible route.
+LIST_PROVIDER_HEADER = "x-bf-video-list-provider"
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSIONS = {"video/mp4": "mp4", "image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
+
+
+def _instance_of(video_id: str | None) -> str | None:
+    if not video_id:
+        return None
+    try:
+        return VideoId.parse(video_id).instance
+    except InvalidRequestError:
+        return None
+
+
+@attrs.define
+class _Call:
+    """What one request has established so far, for its answer's ``extra_fields``."""
+
+    request_type: str
+    provider: str | None = None
+    model: str | None = None
+    owner: str | None = None
+    raw: bool = False
+
+
+@attrs.define
+class _Handlers:
+    gateway: Gateway
+    keys: ServerKeys
+    max_body_bytes: int
+
+    async def answer(
+        self,
+        request: Request,
+        call: _Call,
+        work: Callable[[_Call], Awaitable[Result]],
+    ) -> Response:
+        """Authenticate, run `work`, and answer with its result or its error."""
+        try:
+            call.owner = self.keys.owner(request.headers)
+            call.raw = bodies.wants_raw(request.headers)
+            with observe_upstream(keep_raw=call.raw) as upstream:
+                started = time.perf_counter()
+                result = await work(call)
+                elapsed = time.perf_counter() - started
+        except ReelgateError as e:
+            return self.error(e, call)
+        if isinstance(result, Response):
+            return result
+        # Providers without an HTTP API (the simulator) spend their time in-process.
+        latency = round((upstream.latency or elapsed) * 1000)
+        raw = upstream.raw_responses[-1] if upstream.raw_responses else None
+        provider = result.provider if isinstance(result, Video) else None
+        extra = wire.ExtraFields(
+            request_type=call.request_type,
+            provider=provider or call.provider,
+            model_requested=call.model or (result.model if isinstance(result, Video) else None),
+            latency=latency,
+            raw_response=raw if isinstance(raw, dict) else None,
+        )
+        if isinstance(result, Video):
+            return _json(wire.video_to_dict(result, extra_fields=extra))
+        if isinstance(result, VideoPage):
+            return _json(wire.page_to_dict(result, extra_fields=extra))
+        return _json(wire.deleted_to_dict(result, extra_fields=extra))
+
+    def error(self, error: ReelgateError, call: _Call) -> Response:
+        """An error in the wire's error body, with its status."""
+        body = wire.error_to_dict(error, model_requested=call.model)
+        extra = body["extra_fields"]
+        extra.setdefault("request_type", call.request_type)
+        if call.provider is not None:
+            extra.setdefault("provider", call.provider)
+        if not call.raw or not isinstance(extra.get("raw_response"), dict):
+            extra.pop("raw_response", None)
+        headers: dict[str, str] = {}
+        if body["status_code"] == 401:
+            headers["www-authenticate"] = "Bearer"
+        retry_after = getattr(error, "retry_after", None)
+        if body["status_code"] == 429 and retry_after is not None:
+            headers["retry-after"] = str(max(0, math.ceil(retry_after)))
+        return _json(body, body["status_code"], headers)
+
+    # -- the operations ----------------------------------------------------------------
+
+    def create(self, flavour: Flavour) -> Endpoint:
+        default_provider = "openai" if flavour == "openai" else None
+
+        async def endpoint(request: Request, _: str | None) -> Response:
+            async def work(call: _Call) -> Video:
+                key = bodies.idempotency_key(request.headers)
+                default = default_provider if default_provider in self.gateway.instances else None
+                create = await bodies.create_request(
+                    request, self.max_body_bytes, default_provider=default
+                )
+                call.provider, call.model = create.provider, create.native_model
+                if key is not None:
+                    create = attrs.evolve(create, idempotency_key=key)
+                return await self.gateway.create(create, owner=call.owner)
+
+            return await self.answer(request, _Call("video_generation"), work)
+
+        return endpoint
+
+    def list(self, flavour: Flavour) -> Endpoint:
+        async def endpoint(request: Request, _: str | None) -> Response:
+            call = _Call("video_list")
+
+            async def work(call: _Call) -> VideoPage:
+                provider = bodies.single_query(request, "provider")
+                if flavour == "openai":
+                    provider = request.headers.get(LIST_PROVIDER_HEADER) or provider or "openai"
+                if not provider:
+                    raise InvalidRequestError(
+                        "provider query parameter is required", param="provider"
+                    )
+                call.provider = provider
+                query = bodies.list_query(request)
+                return await self.gateway.list(
+                    provider,
+                    limit=query.limit,
+                    order=query.order,
+                    after=query.after,
+                    owner=call.owner,
+                )
+
+            return await self.answer(request, call, work)
+
+        return endpoint
+
+    def retrieve(self, request: Request, video_id: str | None) -> Awaitable[Response]:
+        async def work(call: _Call) -> Video:
+            return await self.gateway.retrieve(_required(video_id), owner=call.owner)
+
+        return self.answer(request, _Call("video_retrieve", _instance_of(video_id)), work)
+
+    def delete(self, request: Request, video_id: str | None) -> Awaitable[Response]:
+        async def work(call: _Call) -> Deleted:
+            return await self.gateway.delete(_required(video_id), owner=call.owner)
+
+        return self.answer(request, _Call("video_delete", _instance_of(video_id)), work)
+
+    def download(self, request: Request, video_id: str | None) -> Awaitable[Response]:
+        async def work(call: _Call) -> Response:
+            variant = Variant.parse(bodies.single_query(request, "variant"))
+            vid = _required(video_id)
+            opening = self.gateway.download(vid, variant, owner=call.owner)
+            return await DownloadResponse.open(opening, lambda t: _filename(vid, variant, t))
+
+        return self.answer(request, _Call("video_download", _instance_of(video_id)), work)
+
+    def remix(self, request: Request, video_id: str | None) -> Awaitable[Response]:
+        async def work(call: _Call) -> Video:
+            vid = _required(video_id)
+            body = await bodies.json_request(request, self.max_body_bytes)
+            prompt = body.get("prompt")
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise InvalidRequestError(
+                    "prompt is required and must be a non-empty string", param="prompt"
+                )
+            return await self.gateway.remix(vid, prompt, owner=call.owner)
+
+        return self.answer(request, _Call("video_remix", _instance_of(video_id)), work)
+
+
+def _required(video_id: str | None) -> str:
+    if not video_id:
+        raise InvalidRequestError("video_id is required", param="video_id")
+    return video_id
+
+
+def _filename(video_id: str, variant: Variant, content_type: str) -> str:
+    native = VideoId.parse(video_id).native
+    stem = _UNSAFE_FILENAME.sub("_", native).strip("._")[:100] or "video"
+    ext = _EXTENSIONS.get(content_type.split(";", 1)[0].strip().lower(), "bin")
+    suffix = "" if variant is Variant.VIDEO else f"-{variant.value}"
+    return f"{stem}{suffix}.{ext}"
+
+
+def _video_routes(prefix: str, handlers: _Handlers, flavour: Flavour) -> VideoRoutes:
+    return VideoRoutes(
+        prefix,
+        {
+            ("", "GET"): handlers.list(flavour),
+            ("", "POST"): handlers.create(flavour),
+            ("item", "GET"): handlers.retrieve,
+            ("item", "DELETE"): handlers.delete,
+            ("content", "GET"): handlers.download,
+            ("remix", "POST"): handlers.remix,
+        },
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101  # registered for HTTPException only
+    path = request.url.path
+    if exc.status_code == 405:
+        message = f"{request.method} is not allowed on {path}"
+        if allow := (exc.headers or {}).get("Allow"):
+            message += f"; allowed: {allow}"
+    elif exc.status_code == 404:
+        message = f"no route {request.method} {path}"
+    else:
+        message = str(exc.detail)
+    body = {
+        "is_bifrost_error": True,
+        "status_code": exc.status_code,
+        "error": {"type": "invalid_request_error", "message": message},
+        "extra_fields": {},
+    }
+    return _json(body, exc.status_code, dict(exc.headers or {}))
+
+
+def _server_error(_request: Request, _exc: Exception) -> Response:
+    body = {
+        "is_bifrost_error": True,
+        "status_code": 500,
+        "error": {"type": "server_error", "message": "internal server error"},
+        "extra_fields": {},
+    }
+    return _json(body, 500)
+
+
+def build_app(
+    gateway: Gateway, *, keys: ServerKeys, max_body_bytes: int, close_gateway: bool
+) -> Starlette:
+    """The Starlette app over `gateway` (see `reelgate.server.create_app`)."""
+    handlers = _Handlers(gateway, keys, max_body_bytes)
+    document = json.dumps(openapi_document(auth=bool(keys)), separators=(",", ":")).encode()
+
+    async def health(_request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def openapi(_request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_gateway:
+                await gateway.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            _video_routes("/v1/videos", handlers, "v1"),
+            _video_routes("/openai/v1/videos", handlers, "openai"),
+        ],
+        exception_handlers={HTTPException: _http_error, 500: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    app.state.keys = keys
+    return app
