@@ -415,18 +415,23 @@ async def test_download_of_a_failed_job_is_not_ready(gateway: Gateway) -> None:
     assert caught.value.raw_response["error"]["type"] == "invalid_request_error"
 
 
-async def test_big_videos_stream_whole(gateway_for: Callable[..., Gateway]) -> None:
-    """The emulator can serve a 10 MiB video, and it arrives whole and still an MP4."""
-    gateway = gateway_for(create_app(job_seconds=0.1, video_bytes=10 * 1024 * 1024))
-    created = await gateway.create(CreateVideo(model="sora/sora-2", prompt="a boat"))
-    video = await gateway.wait(created.id, timeout=30)
-    size, chunks = 0, 0
-    async with gateway.download(video.id) as stream:
-        async for chunk in stream:
-            size += len(chunk)
-            chunks += 1
+async def test_big_videos_stream_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a real socket a 10 MiB video arrives in many pieces, whole, never held at once."""
+    monkeypatch.setenv("REELGATE_OPENAI_TEST_KEY", "sk-test-000000000000")
+    app = create_app(job_seconds=0.1, video_bytes=10 * 1024 * 1024)
+    with serve(app) as url:
+        async with make_client() as client:
+            gateway = _gateway_on(client, {"base_url": f"{url}/v1", "poll_interval": 0.02})
+            created = await gateway.create(CreateVideo(model="sora/sora-2", prompt="a boat"))
+            video = await gateway.wait(created.id, timeout=30)
+            size, largest, chunks = 0, 0, 0
+            async with gateway.download(video.id) as stream:
+                async for chunk in stream:
+                    size, largest, chunks = size + len(chunk), max(largest, len(chunk)), chunks + 1
+            await gateway.aclose()
     assert size == stream.content_length == 10 * 1024 * 1024
     assert chunks > 1
+    assert largest < size
 
 
 # -- errors ------------------------------------------------------------------------------

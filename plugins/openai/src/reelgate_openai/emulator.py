@@ -16,8 +16,9 @@ Run it with ``python -m reelgate_openai.emulator --port 8090`` and point a clien
   ``spritesheet`` (JPEG) variants, delete, remix.
 
 Jobs are queued, then in progress with rising ``progress``, then completed after
-``job_seconds``. A prompt with ``[emulate:fail]`` fails, with ``[emulate:filter]`` is
-blocked by moderation, with ``[emulate:slow]`` takes a minute. Responses carry
+``job_seconds``. A prompt with ``[emulate:fail]`` fails half-way (error code
+``video_generation_failed``), with ``[emulate:filter]`` is blocked by moderation as it
+leaves the queue (``moderation_blocked``), with ``[emulate:slow]`` takes a minute. Responses carry
 ``openai-poll-after-ms``; errors are OpenAI's envelope ``{"error": {"message", "type",
 "param", "code"}}``; every request needs ``Authorization: Bearer <key>``.
 """
@@ -242,8 +243,10 @@ class _Job:
     deleted: bool = False
 
     def _finished(self) -> float:
-        # A moderation block comes before any rendering: right after the queue.
-        return self.created + (self.duration * 0.2 if self.outcome == "filter" else self.duration)
+        # A moderation block comes before any rendering, right after the queue; a
+        # failure half-way through the rendering.
+        share = {"filter": 0.2, "fail": 0.6}.get(self.outcome or "", 1.0)
+        return self.created + self.duration * share
 
     def status(self, now: float) -> str:
         elapsed = now - self.created
