@@ -18,6 +18,7 @@ Download returns real media: an H.264 MP4, a WebP thumbnail and a JPEG spriteshe
 
 from __future__ import annotations
 
+import math
 import secrets
 import struct
 import time
@@ -137,6 +138,8 @@ def _extra(request: CreateVideo, name: str, kind: type, default: Any) -> Any:
         raise InvalidRequestError(
             f"{name} must be a {kind.__name__}; got {value!r}", param=name
         ) from None
+    if isinstance(converted, float) and not math.isfinite(converted):
+        raise InvalidRequestError(f"{name} must be a finite number; got {value!r}", param=name)
     if isinstance(converted, int | float) and converted < 0:
         raise InvalidRequestError(f"{name} must not be negative", param=name)
     return converted
