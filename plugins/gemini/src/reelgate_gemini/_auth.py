@@ -2,8 +2,9 @@
 OAuth2 access tokens for Vertex AI, through google-auth.
 
 google-auth (the ``vertex`` extra, imported only when a token is first needed) finds and
-signs the credentials: a credentials file named in the settings (usually a service
-account's JSON key), or application default credentials (ADC). Its HTTP calls, the token
+signs the credentials: a service account's JSON key named in the settings, or
+application default credentials (ADC: ``GOOGLE_APPLICATION_CREDENTIALS``, gcloud's
+login, or the metadata server). Its HTTP calls, the token
 exchange and the metadata server, go through reelgate's own client, so timeouts,
 retries, error mapping and the in-process emulators work as for every other request.
 
@@ -138,7 +139,8 @@ class TokenSource:
 
     Attributes:
         upstream: Carries google-auth's requests.
-        credentials_file: A credentials file; application default credentials if None.
+        credentials_file: A service account's JSON key; application default credentials
+            if None.
         token_uri: Replaces a service account's token endpoint (for an emulator or a
             private endpoint).
     """
@@ -216,6 +218,8 @@ class TokenSource:
         exceptions = _google("google.auth.exceptions")
         where: dict[str, Any] = {"provider": call.instance, "request_type": call.request_type}
         text = scrub(str(error))
+        if isinstance(error, exceptions.MalformedError | OSError):
+            return ConfigurationError(f"cannot use the Vertex AI credentials: {text}", **where)
         if isinstance(error, exceptions.DefaultCredentialsError):
             return AuthenticationError(
                 "no Google credentials for Vertex AI: set credentials in reelgate.toml, "
@@ -227,19 +231,20 @@ class TokenSource:
             return AuthenticationError(f"Google refused the credentials: {text}", **where)
         if isinstance(error, exceptions.TransportError):
             return ProviderError(f"could not reach Google's token endpoint: {text}", **where)
-        if isinstance(error, OSError | ValueError):
+        if isinstance(error, ValueError):
             return ConfigurationError(f"cannot use the Vertex AI credentials: {text}", **where)
         return ProviderError(f"obtaining a Vertex AI token failed: {type(error).__name__}", **where)
 
     def _load(self, bridge: _Bridge) -> None:
         """Find the credentials (in a worker thread)."""
-        auth = _google("google.auth")
         if self.credentials_file is not None:
-            credentials, project = auth.load_credentials_from_file(
-                self.credentials_file, scopes=SCOPES, request=bridge
+            service_account = _google("google.oauth2.service_account")
+            credentials = service_account.Credentials.from_service_account_file(
+                self.credentials_file, scopes=SCOPES
             )
+            project = credentials.project_id
         else:
-            credentials, project = auth.default(scopes=SCOPES, request=bridge)
+            credentials, project = _google("google.auth").default(scopes=SCOPES, request=bridge)
         if self.token_uri is not None:
             if not hasattr(credentials, "with_token_uri"):
                 msg = "token_uri applies to service-account credentials only"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, ClassVar, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
+from typing import Any, ClassVar, TypeVar, cast
 
 import attrs
 
@@ -231,12 +231,15 @@ class VeoProvider:
                     raise InvalidRequestError(
                         f"{param} is {stream.content_length} bytes; the limit is {cap}", param=param
                     )
-                async for chunk in stream:
-                    data += chunk
-                    if len(data) > cap:
-                        raise InvalidRequestError(
-                            f"{param} is larger than the limit of {cap} bytes", param=param
-                        )
+                # Close the chunk iterator even when leaving it early (trio insists).
+                chunks = cast("AsyncGenerator[bytes, None]", aiter(stream))
+                async with aclosing(chunks):
+                    async for chunk in chunks:
+                        data += chunk
+                        if len(data) > cap:
+                            raise InvalidRequestError(
+                                f"{param} is larger than the limit of {cap} bytes", param=param
+                            )
         except ReelgateError as e:
             if isinstance(e, InvalidRequestError) and not e.upstream:
                 raise

@@ -67,8 +67,8 @@ class VertexSettings(reelgate.ProviderSettings):
         project: The Google Cloud project (``GOOGLE_CLOUD_PROJECT``); by default the
             project the credentials belong to.
         location: The region (``GOOGLE_CLOUD_LOCATION``), or ``global``.
-        credentials: A credentials file (a service account's JSON key); application
-            default credentials when None. Unused when the instance has an API key.
+        credentials: A service account's JSON key file; application default
+            credentials when None. Unused when the instance has an API key.
         token_uri: Replaces a service account's token endpoint (for an emulator or a
             private endpoint).
         api_version: Appended to the base URL.
