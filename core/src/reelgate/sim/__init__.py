@@ -252,7 +252,8 @@ class SimProvider:
         padding = 0
         if variant is Variant.VIDEO:
             wanted = _Job.parse(video_id).size_bytes
-            if wanted > total + 16:
+            # The smallest padding is an empty `free` box: its 8-byte header alone.
+            if wanted >= total + 8:
                 padding = wanted - total
                 total = wanted
         yield DownloadStream(
