@@ -295,3 +295,10 @@ async def test_bad_model_name_sends_nothing(connect: Connect, emulator: GoogleEm
         await gateway.create(CreateVideo(model="g/../files/x", prompt="x"))
     assert caught.value.param == "model"
     assert emulator.faults.seen == []
+
+
+async def test_base_url_may_include_the_version(connect: Connect, emulator: GoogleEmulator) -> None:
+    """A base URL that already ends with the API version does not get it twice."""
+    gateway = await connect(emulator, settings={"base_url": "http://emulator.test/v1beta/"})
+    await gateway.create(CreateVideo(model=MODEL, prompt="x"))
+    assert emulator.creates[-1].path == "/v1beta/models/veo-3.1-generate-preview:predictLongRunning"

@@ -38,7 +38,7 @@ from reelgate.model import MAX_IMAGE_BYTES
 from ._request import Dialect, build_body
 from ._wire import operation_video
 
-__all__ = ["MAX_IMAGE_BYTES", "VeoProvider", "check_model", "segment"]
+__all__ = ["MAX_IMAGE_BYTES", "VeoProvider", "check_model", "segment", "versioned"]
 
 T = TypeVar("T")
 
@@ -58,6 +58,12 @@ def check_model(model: str | None) -> str:
     if not _MODEL.fullmatch(name):
         raise InvalidRequestError(f"not a Veo model name: {model!r}", param="model")
     return name
+
+
+def versioned(base_url: str, version: str) -> str:
+    """``base_url`` with the API version appended, unless it already ends with it."""
+    base, version = base_url.rstrip("/"), version.strip("/")
+    return base if base.endswith(f"/{version}") else f"{base}/{version}"
 
 
 def _image_host_error(reply: Reply) -> UpstreamError:

@@ -24,7 +24,7 @@ from reelgate import Call, DownloadStream, InvalidRequestError, ProviderError, S
 from reelgate.http import Upstream
 
 from ._request import GEMINI_API
-from ._veo import MAX_IMAGE_BYTES, VeoProvider, segment
+from ._veo import MAX_IMAGE_BYTES, VeoProvider, segment, versioned
 from ._wire import parse_error
 
 __all__ = ["DEFAULT_BASE_URL", "GeminiProvider", "GeminiSettings"]
@@ -48,7 +48,7 @@ class GeminiSettings(reelgate.ProviderSettings):
 
     Attributes:
         base_url: The API's address; ``GOOGLE_GEMINI_BASE_URL``, else Google's.
-        api_version: Appended to the base URL.
+        api_version: Appended to the base URL (unless it already ends with it).
         max_image_bytes: The largest image reelgate fetches from an https URL.
         download_hosts: Further hosts a file download may be redirected to (the API's
             own host and ``generativelanguage.googleapis.com`` always may).
@@ -100,7 +100,7 @@ class GeminiProvider(VeoProvider):
             raise reelgate.ConfigurationError(f"base_url must be an http(s) URL; got {base!r}")
         upstream = attrs.evolve(
             setup.upstream,
-            base_url=f"{base.rstrip('/')}/{settings.api_version.strip('/')}",
+            base_url=versioned(base, settings.api_version),
             parse_error=parse_error,
             auth=_api_key,
             headers={"x-goog-api-client": f"reelgate/{reelgate.__version__}"},

@@ -40,7 +40,7 @@ from reelgate.http import Reply, Upstream, UpstreamError, scrub
 
 from ._auth import TokenSource
 from ._request import VERTEX_AI
-from ._veo import MAX_IMAGE_BYTES, VeoProvider, segment
+from ._veo import MAX_IMAGE_BYTES, VeoProvider, segment, versioned
 from ._wire import parse_error
 
 __all__ = ["VertexProvider", "VertexSettings"]
@@ -71,7 +71,7 @@ class VertexSettings(reelgate.ProviderSettings):
             credentials when None. Unused when the instance has an API key.
         token_uri: Replaces a service account's token endpoint (for an emulator or a
             private endpoint).
-        api_version: Appended to the base URL.
+        api_version: Appended to the base URL (unless it already ends with it).
         max_image_bytes: The largest image reelgate fetches from an https URL.
     """
 
@@ -132,15 +132,14 @@ class VertexProvider(VeoProvider):
         return cls(setup.upstream, setup.settings)
 
     def _base(self, location: str) -> str:
-        version = self.settings.api_version.strip("/")
         if self.settings.base_url:
-            return f"{self.settings.base_url.rstrip('/')}/{version}"
+            return versioned(self.settings.base_url, self.settings.api_version)
         host = (
             "aiplatform.googleapis.com"
             if location == "global"
             else f"{location}-aiplatform.googleapis.com"
         )
-        return f"https://{host}/{version}"
+        return versioned(f"https://{host}", self.settings.api_version)
 
     def _parse_error(self, reply: Reply) -> UpstreamError:
         detail = parse_error(reply)
