@@ -56,7 +56,7 @@ from .catalog import (
     utf16_length,
 )
 
-__all__ = ["RunwayEmulator", "create_app", "error_body"]
+__all__ = ["RunwayEmulator", "Task", "create_app", "error_body", "validate"]
 
 _DOC_URL = "https://docs.dev.runwayml.com/api"
 _MAX_SEED = 4_294_967_295
