@@ -22,6 +22,7 @@ from reelgate import (
     VideoStatus,
 )
 from reelgate.emulation import Fault, serve
+from reelgate.http import observe_upstream
 from reelgate_gemini.emulator import GoogleEmulator, create_app
 
 pytestmark = pytest.mark.anyio
@@ -232,6 +233,20 @@ async def test_token_appears_in_no_error_or_repr(
         for text in (str(caught.value), repr(caught.value), json.dumps(caught.value.raw_response)):
             assert token not in text
         emulator.faults.clear()
+
+
+async def test_token_response_stays_out_of_raw_logs(
+    connect: Connect, emulator: GoogleEmulator, service_account: Any
+) -> None:
+    """Observing upstream responses (as the server does for raw_response) never records a token."""
+    gateway = await connect(
+        emulator, "vertex", key_env=NO_KEY, settings={"credentials": service_account()}
+    )
+    with observe_upstream(keep_raw=True) as log:
+        await gateway.create(CreateVideo(model=MODEL, prompt="x"))
+    assert _tokens(emulator) == 1
+    assert [set(raw) for raw in log.raw_responses] == [{"name"}]
+    assert "ya29" not in json.dumps(log.raw_responses)
 
 
 async def test_rejected_token_is_dropped(

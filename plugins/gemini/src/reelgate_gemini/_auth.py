@@ -14,13 +14,11 @@ others wait, and kept in a `reelgate.Secret`: it appears in no error, repr or lo
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import importlib
 import math
 import time
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio
@@ -37,9 +35,8 @@ from reelgate import (
     RetryPolicy,
     Secret,
     Timeouts,
-    http,
 )
-from reelgate.http import Upstream, scrub
+from reelgate.http import Upstream, observe_upstream, scrub
 
 __all__ = ["SCOPES", "TokenSource"]
 
@@ -57,12 +54,6 @@ class _Response:
     status: int
     headers: Mapping[str, str]
     data: bytes
-
-
-def _unobserved() -> AbstractContextManager[object]:
-    """A nested upstream observation, so that token responses stay out of raw logs."""
-    observe = getattr(http, "observe_upstream", None)
-    return observe() if observe is not None else contextlib.nullcontext()
 
 
 def _google(module: str) -> Any:
@@ -114,7 +105,8 @@ class _Bridge:
                 retry=RetryPolicy(attempts=1),
             )
         try:
-            with _unobserved():
+            # A nested observation keeps token responses out of any raw-response log.
+            with observe_upstream():
                 reply = await upstream.request(
                     method,
                     url,
