@@ -7,13 +7,17 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import attrs
+import httpx2
 import pytest
 
 import reelgate
 import reelgate.sim
 from reelgate.config import Config, InstanceConfig
 from reelgate.gateway import Gateway
+from reelgate.http import make_client
 from reelgate.plugins import Plugins
 from reelgate.provider import Call, DownloadStream, ProviderSetup, ProviderSpec
 from reelgate.store import JobIndex, MemoryJobIndex
@@ -45,7 +49,8 @@ class FakeProvider:
 
     Attributes:
         create_errors: Raised, one per call, by the next creates (then creates succeed).
-        states: Native id -> the videos successive retrieves return (the last repeats).
+        states: Native id -> the videos successive retrieves return (the last repeats);
+            an exception in the list is raised by that retrieve.
         chunks: Native id -> the chunks a download streams; an exception in the list is
             raised at that point of the stream.
         calls: (operation, native id or model, name of the key used) for each call.
@@ -68,6 +73,7 @@ class FakeProvider:
     async def create(self, request: reelgate.CreateVideo, *, call: Call) -> reelgate.Video:
         """Start a job whose native id has a slash and a colon in it."""
         self._record("create", call.model, call)
+        await anyio.lowlevel.checkpoint()  # let concurrent creates interleave
         if self.create_errors:
             raise self.create_errors.pop(0)
         native = f"jobs/{self.name}:{next(self._ids)}"
@@ -81,7 +87,10 @@ class FakeProvider:
         states = self.states.get(video_id)
         if not states:
             raise reelgate.NotFoundError(f"no job {video_id!r}")
-        return states.pop(0) if len(states) > 1 else states[0]
+        state = states.pop(0) if len(states) > 1 else states[0]
+        if isinstance(state, BaseException):
+            raise state
+        return state
 
     @asynccontextmanager
     async def download(
@@ -143,8 +152,16 @@ def fake_spec(provider: FakeProvider, **kwargs: Any) -> ProviderSpec:
 GatewayFactory = Callable[..., Gateway]
 
 
+@pytest.fixture(name="http_client", scope="session")
+def _http_client() -> Iterator[httpx2.AsyncClient]:
+    """One idle HTTP client for every test gateway: making one costs tens of ms (TLS)."""
+    client = make_client()
+    yield client
+    anyio.run(client.aclose)
+
+
 @pytest.fixture(name="make_gateway")
-async def _make_gateway() -> AsyncIterator[GatewayFactory]:
+async def _make_gateway(http_client: httpx2.AsyncClient) -> AsyncIterator[GatewayFactory]:
     """
     Build gateways over the simulator and throwaway providers; closed after the test.
 
@@ -172,7 +189,9 @@ async def _make_gateway() -> AsyncIterator[GatewayFactory]:
             *instances,
         ]
         config = Config(instances=tuple(configured), default_instances=False)
-        gateway = Gateway(config, plugins=plugins, index=index or MemoryJobIndex())
+        gateway = Gateway(
+            config, plugins=plugins, index=index or MemoryJobIndex(), http_client=http_client
+        )
         made.append(gateway)
         return gateway
 
