@@ -1,5 +1,5 @@
 """
-The seeds' curl examples, run with curl against the server `reelgate serve` starts.
+The seeds' curl examples, run with curl against ``reelgate serve`` on the simulator.
 
 The examples are the reference gateway's documented commands (spec/seeds), with the
 documentation's placeholder host replaced by the server's address and, where the
@@ -60,21 +60,19 @@ def free_port() -> int:
         return port
 
 
-def start(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """Start ``reelgate.server.run`` (what ``reelgate serve`` calls) in a new process."""
+def start(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``reelgate --config FILE serve --port PORT`` in a new process."""
     config = tmp / "reelgate.toml"
     config.write_text(CONFIG)
     port = free_port()
-    code = (
-        "from reelgate.server import run; "
-        f"run(config_path={str(config)!r}, host='127.0.0.1', port={port}, log_level='warning')"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env={**env, "REELGATE_STATE_DIR": str(tmp / "state")},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    command = ["--config", str(config), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
+    with (tmp / "stderr.txt").open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reelgate.cli", *command],
+            env={**env, "REELGATE_STATE_DIR": str(tmp / "state")},
+            stderr=stderr,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -85,29 +83,28 @@ def start(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            _, err = process.communicate()
-            pytest.fail(f"the server did not start: {err}")
+            pytest.fail(f"the server did not start: {stop(process, tmp)}")
         time.sleep(0.05)
 
 
-def stop(process: subprocess.Popen[str]) -> str:
+def stop(process: subprocess.Popen[bytes], tmp: Path) -> str:
     """Stop the server; return what it wrote to stderr."""
     process.terminate()
     try:
-        _, err = process.communicate(timeout=15)
+        process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
-        _, err = process.communicate()
-    return err
+        process.wait()
+    return (tmp / "stderr.txt").read_text(errors="replace")
 
 
-@pytest.fixture(name="served", scope="module")
-def _served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+@pytest.fixture(name="url", scope="module")
+def _served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELGATE_")}
-    process, url = start(tmp_path_factory.mktemp("serve"), env)
-    stderr: list[str] = []
-    yield url, stderr
-    stderr.append(stop(process))
+    tmp = tmp_path_factory.mktemp("serve")
+    process, url = start(tmp, env)
+    yield url
+    stop(process, tmp)
 
 
 def curl(command: str, url: str, *extra: str) -> tuple[int, bytes]:
@@ -140,9 +137,8 @@ def check_error(body: bytes, status: int) -> str:
     return message
 
 
-def test_seed_create(served: tuple[str, list[str]]) -> None:
+def test_seed_create(url: str) -> None:
     """POST /v1/videos as the seed writes it: 400 for model "string", 200 for a real one."""
-    url, _ = served
     status, body = curl(SEED_CREATE, url)
     assert status == 400
     assert "provider/model" in check_error(body, 400)
@@ -154,9 +150,8 @@ def test_seed_create(served: tuple[str, list[str]]) -> None:
     assert video["extra_fields"]["request_type"] == "video_generation"
 
 
-def test_seed_retrieve(served: tuple[str, list[str]]) -> None:
+def test_seed_retrieve(url: str) -> None:
     """GET /v1/videos/{video_id}: "string" is not an id (400); a real id answers 200."""
-    url, _ = served
     status, body = curl(SEED_RETRIEVE, url)
     assert status == 400
     assert "id:provider" in check_error(body, 400)
@@ -168,9 +163,8 @@ def test_seed_retrieve(served: tuple[str, list[str]]) -> None:
     assert json_of(body)["extra_fields"]["request_type"] == "video_retrieve"
 
 
-def test_seed_list(served: tuple[str, list[str]]) -> None:
+def test_seed_list(url: str) -> None:
     """GET /v1/videos?provider=...: an unknown provider is a 400; sim lists its jobs."""
-    url, _ = served
     status, body = curl(SEED_LIST, url)
     assert status == 400
     assert "unknown provider 'string'" in check_error(body, 400)
@@ -181,9 +175,8 @@ def test_seed_list(served: tuple[str, list[str]]) -> None:
     assert listing["extra_fields"]["request_type"] == "video_list"
 
 
-def test_seed_list_with_cursor(served: tuple[str, list[str]]) -> None:
+def test_seed_list_with_cursor(url: str) -> None:
     """The paged list example: after, limit and order work with real values."""
-    url, _ = served
     status, body = curl(SEED_LIST_PAGED, url)
     assert status == 400
     create = SEED_CREATE.replace('"string", "prompt"', '"sim/sim-1", "prompt"')
@@ -196,9 +189,8 @@ def test_seed_list_with_cursor(served: tuple[str, list[str]]) -> None:
     assert [v["id"] for v in json_of(body)["data"]] == [ids[1]]
 
 
-def test_download_and_delete_with_curl(served: tuple[str, list[str]], tmp_path: Path) -> None:
+def test_download_and_delete_with_curl(url: str, tmp_path: Path) -> None:
     """The undocumented-in-seeds routes with curl: content to a file, then delete."""
-    url, _ = served
     create = SEED_CREATE.replace('"string", "prompt"', '"sim/sim-1", "prompt"').replace(
         '"prompt": "string"', '"prompt": "string", "sim_duration": 0'
     )
@@ -223,7 +215,7 @@ def test_without_keys_it_says_it_is_loopback_only(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELGATE_")}
     process, url = start(tmp_path, env)
     assert httpx2.get(f"{url}/v1/videos?provider=sim").status_code == 200
-    err = stop(process)
+    err = stop(process, tmp_path)
     assert "bound to 127.0.0.1 only" in err
     assert "no server keys" in err
 
@@ -241,6 +233,6 @@ def test_with_keys_curl_needs_one(tmp_path: Path) -> None:
         status, _ = curl(SEED_LIST.replace("string", "sim"), url, "-H", f"x-bf-vk: {key}")
         assert status == 200
     finally:
-        err = stop(process)
+        err = stop(process, tmp_path)
     assert "CURL_TEST_KEY" in err
     assert key not in err

@@ -7,6 +7,8 @@ import httpx2
 import pytest
 from server_relay import RelayState
 
+from reelgate.emulation import Fault
+
 pytestmark = pytest.mark.anyio
 
 GIB = 1 << 30
@@ -77,6 +79,17 @@ async def test_server_keeps_serving_after_a_client_left(
         again = await client.get(f"/v1/videos/{small}/content")
     assert again.status_code == 200
     assert len(again.content) == 1000
+
+
+async def test_upstream_cut_short_cuts_the_answer_short(
+    server: str, relay_state: RelayState
+) -> None:
+    """An upstream that stops mid-body ends the answer early, never as a whole file."""
+    async with httpx2.AsyncClient(base_url=server) as client:
+        video_id = await relay_job(client, 4 << 20)
+        relay_state.faults.add(Fault(truncate=1 << 20, path="/content$"))
+        with pytest.raises(httpx2.RemoteProtocolError):
+            await client.get(f"/v1/videos/{video_id}/content")
 
 
 async def test_errors_before_the_stream_are_json(server: str) -> None:

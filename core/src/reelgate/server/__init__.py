@@ -27,6 +27,8 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 
+from starlette.applications import Starlette
+
 from ..config import Secret
 from ..errors import ConfigurationError
 from ..gateway import Gateway
@@ -61,7 +63,7 @@ def create_app(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     close_gateway: bool = False,
-) -> object:
+) -> Starlette:
     """
     The ASGI app (a Starlette application) serving `gateway`.
 
@@ -75,7 +77,7 @@ def create_app(
         close_gateway: Close `gateway` when the app's lifespan ends.
 
     Returns:
-        A `starlette.applications.Starlette` app.
+        The Starlette application.
 
     Raises:
         ConfigurationError: The keys are unusable (empty, repeated, or a named variable
@@ -148,7 +150,7 @@ def run(
     gateway = Gateway.from_config(config_path)
     app = create_app(gateway, keys=server_keys, max_body_bytes=max_body_bytes, close_gateway=True)
     uvicorn.run(
-        app,  # type: ignore[arg-type]  # a Starlette app is an ASGI application
+        app,
         host=host,
         port=port,
         log_level=log_level,
