@@ -3,9 +3,9 @@ Generate a video through the built-in simulator: create, wait with progress, dow
 
     python examples/generate.py [OUTPUT.mp4] [--backend asyncio|trio]
 
-No key and no network: the ``sim`` provider ships with reelgate. Swap the model for
-``openai/sora-2`` (with ``reelgate-openai`` installed and ``OPENAI_API_KEY`` set) and
-nothing else changes.
+No key and no network: the ``sim`` provider ships with reelgate. With ``reelgate-runway``
+installed and ``RUNWAYML_API_SECRET`` set, the same code makes a real video: change the
+model to ``runway/gen4.5`` and drop the simulator's ``sim_duration``.
 """
 
 from __future__ import annotations
