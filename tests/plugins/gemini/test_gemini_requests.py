@@ -128,6 +128,10 @@ async def test_each_size_maps_to_aspect_and_resolution(
         ({"size": "1280x720", "extra_params": {"resolution": "1080p"}}, "extra_params.resolution"),
         ({"extra_params": {"lastFrame": "/etc/hostname"}}, "extra_params.lastFrame"),
         ({"input_reference": "http://images.test/cat.jpg"}, "input_reference"),
+        ({"input_reference": "https://[bad/cat.jpg"}, "input_reference"),
+        ({"input_reference": "https:///cat.jpg"}, "input_reference"),
+        ({"input_reference": "https://images.test/c\x00t.jpg"}, "input_reference"),
+        ({"input_reference": "https://images.test:99999/cat.jpg"}, "input_reference"),
     ],
 )
 async def test_requests_the_api_cannot_serve_send_nothing(

@@ -15,6 +15,7 @@ import binascii
 import mimetypes
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -123,6 +124,20 @@ class _Fetch:
     param: str
 
 
+def _https_url(url: str, param: str) -> str:
+    """`url`, if it is a well-formed https URL that reelgate may fetch."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range raises
+    except ValueError:
+        raise InvalidRequestError(f"{param} is not a valid URL", param=param) from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidRequestError(f"{param} must be an https URL with a host", param=param)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise InvalidRequestError(f"{param} URL contains spaces or control characters", param=param)
+    return url
+
+
 def _as_image_input(value: Any, param: str) -> ImageInput:
     if isinstance(value, ImageInput):
         return value
@@ -156,9 +171,7 @@ def _image(value: Any, param: str, dialect: Dialect) -> dict[str, Any] | _Fetch:
         ) from None
     if image.url is None:
         return {"bytesBase64Encoded": image.base64(), "mimeType": image.media_type}
-    if not image.url.startswith("https://"):
-        raise InvalidRequestError(f"{param} URL must be https", param=param)
-    return _Fetch(image.url, param)
+    return _Fetch(_https_url(image.url, param), param)
 
 
 def _reference_images(value: Any, param: str, dialect: Dialect) -> list[Any]:
