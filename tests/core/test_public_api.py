@@ -119,11 +119,7 @@ def test_unknown_names_raise_attribute_error() -> None:
 
 
 def test_import_is_light_and_every_name_resolves_lazily() -> None:
-    """
-    `import reelgate` loads no HTTP stack, plugin manager or converter; each name loads.
-
-    Run in a fresh interpreter, where nothing else has imported them yet.
-    """
+    """In a fresh interpreter, `import reelgate` loads no HTTP stack; each name then loads."""
     script = """
 import json, sys
 import reelgate
