@@ -441,7 +441,7 @@ def _limit(value: int | str | None) -> int:
         raise InvalidRequestError(
             f"limit must be an integer from 1 to 100; got {value!r}", param="limit"
         ) from None
-    fractional = isinstance(value, float) and not value.is_integer()
+    fractional = isinstance(value, float) and not float(value).is_integer()
     if isinstance(value, bool) or fractional or not 1 <= limit <= 100:
         raise InvalidRequestError(
             f"limit must be an integer from 1 to 100; got {value!r}", param="limit"
