@@ -125,6 +125,20 @@ class ProviderInstance:
         return self.keys[0]
 
 
+def _keys(configured: tuple[str, ...], defaults: tuple[str, ...]) -> tuple[Secret, ...]:
+    """
+    Read an instance's keys from the environment.
+
+    Variables named in the configuration are all keys, used in turn; a provider's default
+    variables are alternatives (``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``): the first
+    one set is the key.
+    """
+    found = tuple(
+        Secret(value, name=var) for var in configured or defaults if (value := os.environ.get(var))
+    )
+    return found if configured else found[:1]
+
+
 def _build_instances(
     config: Config,
     specs: Mapping[str, ProviderSpec],
@@ -140,7 +154,7 @@ def _build_instances(
         from .config import InstanceConfig  # noqa: PLC0415
 
         wanted += [
-            InstanceConfig(name=spec.type, type=spec.type, key_env=spec.key_env)
+            InstanceConfig(name=spec.type, type=spec.type)
             for spec in specs.values()
             if spec.type not in taken
         ]
@@ -161,11 +175,7 @@ def _build_instances(
                 raw[setting] = value
         try:
             settings = wire.structure_settings(raw, spec.settings, path=f"providers.{ic.name}")
-            keys = tuple(
-                Secret(value, name=var)
-                for var in (ic.key_env or spec.key_env)
-                if (value := os.environ.get(var))
-            )
+            keys = _keys(ic.key_env, spec.key_env)
             upstream = Upstream(
                 client=client,
                 base_url=settings.base_url or "",

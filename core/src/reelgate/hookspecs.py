@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     from .provider import ProviderRegistry
 
-__all__ = ["PROJECT", "hookimpl"]
+__all__ = ["PROJECT", "hookimpl", "reelgate_register_providers"]
 
 PROJECT = "reelgate"
 
