@@ -122,6 +122,8 @@ class Plugins:
 
     def _fail(self, name: str, message: str, cause: BaseException | None = None) -> None:
         error = PluginLoadError(f"plugin {name!r}: {message}")
+        if any(f.name == name and f.reason == str(error) for f in self.failures):
+            return  # the same failure, met again by a second provider_registry()
         error.__cause__ = cause
         self.failures.append(PluginFailure(name, error))
         log.warning("reelgate plugin %r failed to load: %s", name, message)
