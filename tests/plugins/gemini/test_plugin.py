@@ -33,7 +33,7 @@ def test_denying_the_plugin_removes_both_types(monkeypatch: pytest.MonkeyPatch) 
 async def test_environment_configures_the_default_instances(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """GOOGLE_GEMINI_BASE_URL and both key variables configure the default gemini instance."""
+    """GOOGLE_GEMINI_BASE_URL and GEMINI_API_KEY (first of the two key variables) configure it."""
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "http://emulator.test/")
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
     monkeypatch.setenv("GOOGLE_API_KEY", OTHER_KEY)
@@ -42,7 +42,7 @@ async def test_environment_configures_the_default_instances(
     client = make_client(transport=emulator_transport(emulator))
     async with Gateway(plugins=Plugins.load(allow=["gemini"]), http_client=client) as gateway:
         gemini = gateway.instance("gemini")
-        assert [key.name for key in gemini.keys] == ["GEMINI_API_KEY", "GOOGLE_API_KEY"]
+        assert [key.name for key in gemini.keys] == ["GEMINI_API_KEY"]
         assert gemini.poll_interval == 10.0
         assert gateway.instance("vertex").provider.settings.project == "env-project"  # type: ignore[attr-defined]
         video = await gateway.create(
