@@ -148,7 +148,11 @@ class InstanceConfig:
 
 @attrs.frozen(kw_only=True)
 class IndexConfig:
-    """Where the job index lives: ``kind`` is ``sqlite`` (at ``path``) or ``memory``."""
+    """
+    Where the job index lives: ``kind`` is ``sqlite`` (at ``path``) or ``memory``.
+
+    A relative ``path`` in a configuration file is relative to that file.
+    """
 
     kind: str = "sqlite"
     path: Path | None = None
@@ -248,6 +252,9 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     path = index_table.get("path")
     if path is not None and not isinstance(path, str):
         raise ConfigurationError(f"index.path must be a string; got {path!r}")
+    index_path = Path(path).expanduser() if path else None
+    if index_path is not None and not index_path.is_absolute() and source is not None:
+        index_path = source.parent / index_path  # beside the file, wherever reelgate runs
     default_instances = _table(data, "gateway", ("default_instances",)).get(
         "default_instances", True
     )
@@ -257,7 +264,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         )
     return Config(
         instances=tuple(instances),
-        index=IndexConfig(kind=kind, path=Path(path).expanduser() if path else None),
+        index=IndexConfig(kind=kind, path=index_path),
         default_instances=default_instances,
         source=source,
     )
