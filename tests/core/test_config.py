@@ -200,3 +200,17 @@ def test_secrets_never_show() -> None:
         assert "sk-live" not in text
         assert "OPENAI_API_KEY" in text
     assert secret.reveal() == "sk-live-0123456789"
+
+
+def test_a_relative_index_path_is_beside_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative index path means the same file wherever reelgate runs from."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "reelgate.toml").write_text('[index]\npath = "state/jobs.sqlite3"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_config(conf / "reelgate.toml").index.path == conf / "state" / "jobs.sqlite3"
+    assert parse_config({"index": {"path": "jobs.db"}}).index.path == Path("jobs.db")

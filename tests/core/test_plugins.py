@@ -343,3 +343,11 @@ def test_spec_types_must_be_instance_names() -> None:
     with pytest.raises(reelgate.InvalidRequestError):
         _spec("not valid")
     assert ProviderSpec(type="t", factory=object, key_env="T_KEY").key_env == ("T_KEY",)
+
+
+def test_asking_twice_reports_a_failure_once(plugins: Plugins) -> None:
+    """Building the registry again (a second gateway) does not repeat a failure."""
+    plugins.register(RegistersThenRaises(_spec("lost")), name="flaky")
+    plugins.provider_registry()
+    plugins.provider_registry()
+    assert [f.name for f in plugins.failures] == ["flaky"]
