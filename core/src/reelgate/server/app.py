@@ -156,8 +156,6 @@ class _Handlers:
 
     def list(self, flavour: Flavour) -> Endpoint:
         async def endpoint(request: Request, _: str | None) -> Response:
-            call = _Call("video_list")
-
             async def work(call: _Call) -> VideoPage:
                 provider = bodies.single_query(request, "provider")
                 if flavour == "openai":
@@ -176,7 +174,7 @@ class _Handlers:
                     owner=call.owner,
                 )
 
-            return await self.answer(request, call, work)
+            return await self.answer(request, _Call("video_list"), work)
 
         return endpoint
 
@@ -254,10 +252,11 @@ def _http_error(request: Request, exc: Exception) -> Response:
         message = f"no route {request.method} {path}"
     else:
         message = str(exc.detail)
+    kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
     body = {
         "is_bifrost_error": True,
         "status_code": exc.status_code,
-        "error": {"type": "invalid_request_error", "message": message},
+        "error": {"type": kind, "message": message},
         "extra_fields": {},
     }
     return _json(body, exc.status_code, dict(exc.headers or {}))
