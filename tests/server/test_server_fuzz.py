@@ -18,17 +18,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
+from schemathesis.specs.openapi import checks as openapi_checks
 from server_relay import RelayState, relay_instance, relay_upstream
 from server_support import KEY_A, KEYS, serve_app, sim_gateway
 
 from reelgate.emulation import serve
 from reelgate.server import create_app
 from reelgate.server.openapi import openapi_document
-
-schemathesis = pytest.importorskip("schemathesis")
-checks = pytest.importorskip("schemathesis.checks")
-openapi_checks = pytest.importorskip("schemathesis.specs.openapi.checks")
 
 #: Examples per operation: 14 operations, a few hundred requests in all, well under a minute.
 EXAMPLES = 30

@@ -10,13 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import openai
 import pytest
 from server_support import KEY_A, KEY_B, KEYS, Serve
 
 from reelgate.model import Variant
 from reelgate.sim import media
-
-openai = pytest.importorskip("openai")
 
 # The SDK marks its videos methods deprecated (the upstream API's shutdown date).
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")

@@ -11,7 +11,9 @@ from server_support import SIM_NOW, serve_app, sim_gateway
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from reelgate.model import Variant
 from reelgate.server import create_app
+from reelgate.sim import media
 
 pytestmark = pytest.mark.anyio
 
@@ -59,6 +61,21 @@ async def test_create_and_retrieve_answer_the_video_object(server: str) -> None:
         assert got["id"] == created["id"]
         assert got["status"] in STATUSES
         check_extra(got, "video_retrieve", "sim")
+
+
+async def test_create_accepts_multipart_with_an_image_file(server: str) -> None:
+    """/v1/videos takes multipart/form-data too, input_reference as a file."""
+    form = {"model": "sim/sim-1", "prompt": "from an image", "seconds": "8", "sim_duration": "0"}
+    async with httpx2.AsyncClient(base_url=server) as client:
+        image = {"input_reference": ("ref.webp", media(Variant.THUMBNAIL), "image/webp")}
+        made = await client.post("/v1/videos", data=form, files=image)
+        not_image = {"input_reference": ("ref.txt", b"hello", "text/plain")}
+        refused = await client.post("/v1/videos", data=form, files=not_image)
+    assert made.status_code == 200, made.text
+    assert made.json()["seconds"] == "8"
+    assert made.json()["status"] == "completed"
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "input_reference"
 
 
 async def test_list_pages_with_cursors(server: str) -> None:
