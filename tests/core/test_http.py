@@ -370,10 +370,6 @@ async def test_no_httpx2_exception_escapes(upstream, failure: type[Exception], h
     assert e.value.__cause__ is None or not isinstance(e.value.__cause__, httpx2.HTTPError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="http.Upstream builds the request outside its try: httpx2.InvalidURL escapes",
-)
 async def test_an_invalid_base_url_is_a_reelgate_error(upstream) -> None:
     """A base URL httpx2 cannot parse is reported as a ReelgateError, not httpx2's."""
     up, _ = upstream(_json(200), base_url="http://[::1")
@@ -538,10 +534,6 @@ def test_parse_retry_after_reads_a_future_http_date() -> None:
     assert 100 < seconds <= 121
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="http.parse_retry_after looks header names up case-sensitively in a plain Mapping",
-)
 def test_parse_retry_after_ignores_header_case_in_plain_mappings() -> None:
     """Header names are case-insensitive, whatever mapping carries them."""
     assert parse_retry_after({"Retry-After": "5"}) == 5.0

@@ -121,6 +121,8 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     ``retry-after-ms`` (milliseconds) wins over ``Retry-After`` (seconds or an HTTP
     date); None when neither is usable.
     """
+    if not isinstance(headers, httpx2.Headers):
+        headers = {name.lower(): value for name, value in headers.items()}
     if (ms := headers.get("retry-after-ms")) is not None:
         try:
             value = float(ms) / 1000
@@ -324,9 +326,12 @@ class Upstream:
             merged.update(self.auth(call.key))
         if headers:
             merged.update(headers)
-        return self.client.build_request(
-            method, self.url(path), headers=merged, timeout=self._timeout(), **kwargs
-        )
+        try:
+            return self.client.build_request(
+                method, self.url(path), headers=merged, timeout=self._timeout(), **kwargs
+            )
+        except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, ValueError) as exc:
+            raise _invalid_url(call, exc, self._secrets(call)) from None
 
     def _secrets(self, call: Call) -> tuple[Secret, ...]:
         return (call.key,) if call.key is not None else ()
@@ -544,7 +549,10 @@ class Upstream:
 
         async def open_() -> httpx2.Response:
             target = self.url(url)
-            origin = urlsplit(target).hostname
+            try:
+                origin = urlsplit(target).hostname
+            except ValueError as exc:
+                raise _invalid_url(call, exc, secrets) from None
             trusted = {origin, *trusted_hosts}
             send_key = authenticate
             for _ in range(max_redirects + 1):
@@ -562,8 +570,11 @@ class Upstream:
                     self._transport_error(exc, call, idempotent=True)
                 if response.is_redirect and (location := response.headers.get("location")):
                     await response.aclose()
-                    target = urljoin(str(response.url), location)
-                    host = urlsplit(target).hostname
+                    try:
+                        target = urljoin(str(response.url), location)
+                        host = urlsplit(target).hostname
+                    except ValueError as exc:
+                        raise _invalid_url(call, exc, secrets) from None
                     if host not in trusted:
                         raise ProviderError(
                             f"{call.instance} redirected the download to an untrusted "
@@ -619,6 +630,15 @@ class Upstream:
                 provider=call.instance,
                 request_type=call.request_type,
             ) from None
+
+
+def _invalid_url(call: Call, exc: Exception, secrets: Collection[Secret | str]) -> ProviderError:
+    return ProviderError(
+        f"invalid upstream URL for {call.instance} ({call.request_type}): "
+        f"{scrub(str(exc), secrets) or type(exc).__name__}",
+        provider=call.instance,
+        request_type=call.request_type,
+    )
 
 
 async def _read_limited(response: httpx2.Response) -> bytes:
