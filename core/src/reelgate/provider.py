@@ -12,12 +12,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 import attrs
 
 from .config import ProviderSettings, Secret
-from .errors import PluginError, ProviderError
+from .errors import PluginError, ProviderError, ReelgateError
 from .ids import check_instance_name
 
 if TYPE_CHECKING:
@@ -64,35 +64,61 @@ class DownloadStream:
     A finished asset, streamed: iterate it for chunks of bytes.
 
     The whole asset is never held in memory. When the provider announced a length and the
-    stream ends short of it, iteration raises `ProviderError`.
+    stream ends short of it, iteration raises `ProviderError`; so does any failure of the
+    provider's that is not a reelgate error.
 
     Attributes:
         content_type: The asset's media type, e.g. ``video/mp4``.
         content_length: Its size in bytes, when the provider said.
+        provider: The provider instance, for errors (the gateway fills it in).
     """
 
     content_type: str
     content_length: int | None
     _chunks: AsyncIterator[bytes] = attrs.field(alias="chunks", repr=False)
+    provider: str | None = attrs.field(default=None, kw_only=True)
     _received: int = attrs.field(default=0, init=False, repr=False)
+    _done: bool = attrs.field(default=False, init=False, repr=False)
 
     @property
     def received(self) -> int:
         """Bytes delivered so far."""
         return self._received
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
+    def __aiter__(self) -> Self:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[bytes]:
-        async for chunk in self._chunks:
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._done = True
+                if self.content_length is not None and self._received < self.content_length:
+                    raise self._error(
+                        f"download cut off after {self._received} of {self.content_length} bytes"
+                    ) from None
+                break
+            except ReelgateError as e:
+                if e.provider is None:
+                    e.provider = self.provider
+                raise
+            except Exception as e:
+                raise self._error(f"download failed: {type(e).__name__}") from e
             if chunk:
                 self._received += len(chunk)
-                yield chunk
-        if self.content_length is not None and self._received < self.content_length:
-            raise ProviderError(
-                f"download cut off after {self._received} of {self.content_length} bytes"
-            )
+                return chunk
+        raise StopAsyncIteration
+
+    def _error(self, message: str) -> ProviderError:
+        return ProviderError(message, provider=self.provider, request_type="video_download")
+
+    async def aclose(self) -> None:
+        """Stop the stream and release what the provider holds for it (done on exit)."""
+        self._done = True
+        closer = getattr(self._chunks, "aclose", None)
+        if closer is not None:
+            await closer()
 
     async def read(self) -> bytes:
         """Read the whole asset into memory (for small assets such as thumbnails)."""
