@@ -122,6 +122,46 @@ async def test_wait_follows_the_providers_hints(make_gateway, fake, fake_spec, c
     assert clock.sleeps == pytest.approx([7.0, 0.5, 2.25])
 
 
+async def test_a_zero_hint_still_pauses(make_gateway, fake, fake_spec, clock) -> None:
+    """A provider hinting 0 s does not make wait poll in a tight loop."""
+    gateway, video_id = await _job(
+        make_gateway, fake, fake_spec, _state("in_progress", poll_after=0.0), _state("completed")
+    )
+    await gateway.wait(video_id)
+    assert clock.sleeps == pytest.approx([0.01])
+
+
+class _HangsAfterFirstPoll:
+    """Wraps a scripted provider: every poll after the first never answers."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.polls = 0
+
+    async def retrieve(self, video_id: str, *, call: Any) -> Video:
+        self.polls += 1
+        if self.polls > 1:
+            await anyio.sleep_forever()
+        return await self.inner.retrieve(video_id, call=call)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_poll_that_hangs_past_the_deadline_ends_the_wait(
+    make_gateway, fake, fake_spec
+) -> None:
+    """A retrieve that hangs does not outlast the wait's timeout: the last state is kept."""
+    hanging = _HangsAfterFirstPoll(fake)
+    gateway = make_gateway(fake_spec(hanging))
+    video = await gateway.create(CreateVideo(model="fake/m", prompt="p"))
+    fake.script(NATIVE, _state("in_progress", 30))
+    with pytest.raises(WaitTimeoutError) as caught:
+        await gateway.wait(video.id, timeout=0.2, poll_interval=0.05)
+    assert caught.value.video.progress == 30
+    assert hanging.polls == 2
+
+
 async def test_wait_backs_off_to_a_ceiling(make_gateway, fake, fake_spec, clock) -> None:
     """Backoff grows by half each poll, up to five times the base interval."""
     gateway, video_id = await _job(
@@ -241,11 +281,6 @@ async def test_download_to_refuses_bad_variants_first(make_gateway, tmp_path: Pa
     assert _listing(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway.download guards only opening the stream: a provider's foreign "
-    "exception raised while iterating it reaches the caller unmapped",
-)
 async def test_a_provider_failing_mid_stream_is_a_provider_error(
     make_gateway, fake, fake_spec, tmp_path: Path
 ) -> None:
@@ -347,14 +382,6 @@ async def test_download_to_cleans_up_when_cancelled(
     make_gateway, tmp_path: Path, anyio_backend: str, request: pytest.FixtureRequest
 ) -> None:
     """Cancelled midway, download_to leaves neither the file nor its temporary file."""
-    if anyio_backend == "trio":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="gateway.download_to leaves the DownloadStream's async generator "
-                "unclosed when interrupted; trio reports it as a ResourceWarning",
-            )
-        )
     gateway = make_gateway()
     request = CreateVideo(model="sim/sim-1", prompt="p", extra_params={"sim_bytes": 4 << 20})
     video = await gateway.create(request)
@@ -385,11 +412,6 @@ class _Racing:
         return getattr(self.inner, name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway._create_on ignores the record index.add returns: the loser of a "
-    "cross-process idempotency race gets a job recorded without its owner",
-)
 async def test_a_lost_idempotency_race_still_serves_its_caller(
     make_gateway, fake, fake_spec, tmp_path: Path
 ) -> None:

@@ -62,6 +62,8 @@ __all__ = ["Gateway", "ProviderInstance", "SyncGateway"]
 T = TypeVar("T")
 
 _WRITE_BUFFER = 1024 * 1024
+#: The shortest pause between polls, whatever a provider hints.
+_MIN_POLL = 0.01
 
 
 @attrs.define(kw_only=True)
@@ -454,7 +456,7 @@ class Gateway:
             video = attrs.evolve(
                 video, prompt=video.prompt or request.prompt, model=video.model or model
             )
-        await self.index.add(
+        stored = await self.index.add(
             JobRecord(
                 instance=instance.name,
                 native_id=native.id,
@@ -464,6 +466,12 @@ class Gateway:
                 idempotency_key=request.idempotency_key,
             )
         )
+        if (stored.instance, stored.native_id) != (instance.name, native.id):
+            # Another process created a job with this idempotency key first: answer with
+            # that one, as a create after it would have.
+            return await self.retrieve(
+                VideoId.build(stored.native_id, stored.instance), owner=owner
+            )
         return await self.index.observe(instance.name, native.id, video)
 
     async def retrieve(self, video_id: str, *, owner: str | None = None) -> Video:
@@ -512,22 +520,29 @@ class Gateway:
         ceiling = max(base, min(base * 5, 30.0))
         delay = base
         deadline = anyio.current_time() + timeout
+        video = await self.retrieve(video_id, owner=owner)
         while True:
-            video = await self.retrieve(video_id, owner=owner)
             if on_update is not None:
                 on_update(video)
             if video.done:
                 return video
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
-                raise WaitTimeoutError(
-                    f"video {video_id} is still {video.status.value} after {timeout:g} s",
-                    video=video,
-                    provider=instance.name,
-                )
+                break
             hint = video.poll_after
-            await anyio.sleep(min(hint if hint is not None else delay, remaining))
+            pause = max(hint, _MIN_POLL) if hint is not None else delay
+            await anyio.sleep(min(pause, remaining))
             delay = min(delay * 1.5, ceiling)
+            # A poll that hangs past the deadline ends the wait like any other lateness.
+            with anyio.move_on_after(max(deadline - anyio.current_time(), _MIN_POLL)):
+                video = await self.retrieve(video_id, owner=owner)
+                continue
+            break
+        raise WaitTimeoutError(
+            f"video {video_id} is still {video.status.value} after {timeout:g} s",
+            video=video,
+            provider=instance.name,
+        )
 
     async def list(
         self,
@@ -616,6 +631,8 @@ class Gateway:
                 vid.native, chosen, call=call
             )
             stream = await self._guarded(call, stack.enter_async_context(opened))
+            stream.provider = instance.name
+            stack.push_async_callback(stream.aclose)
             yield stream
 
     async def download_to(
