@@ -291,6 +291,22 @@ def test_unknown_variants_are_refused(name: str) -> None:
     assert e.value.param == "variant"
 
 
+@pytest.mark.parametrize("value", [3, 2.5, b"video"])
+def test_variants_that_are_not_strings_are_refused(value: object) -> None:
+    """A variant of the wrong type is an InvalidRequestError, not an AttributeError."""
+    with pytest.raises(InvalidRequestError) as e:
+        Variant.parse(value)  # type: ignore[arg-type]
+    assert e.value.param == "variant"
+
+
+@pytest.mark.parametrize("value", [123, 1.5, None, ["a.png"]])
+def test_images_of_the_wrong_type_are_refused(value: object) -> None:
+    """coerce refuses what can be no image with an InvalidRequestError naming the field."""
+    with pytest.raises(InvalidRequestError) as e:
+        ImageInput.coerce(value)  # type: ignore[arg-type]
+    assert e.value.param == "input_reference"
+
+
 # -- Video ------------------------------------------------------------------------------
 
 

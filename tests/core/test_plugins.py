@@ -163,6 +163,12 @@ def test_reelgate_plugins_allows_only_those_named(
     assert "sim" not in plugins.provider_registry().specs
 
 
+def test_an_empty_allow_list_is_no_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REELGATE_PLUGINS set to nothing (or blanks) restricts nothing."""
+    monkeypatch.setenv("REELGATE_PLUGINS", " ")
+    assert "sim" in Plugins.load().provider_registry().specs
+
+
 def test_without_lists_every_entry_point_loads(
     install: Install, monkeypatch: pytest.MonkeyPatch
 ) -> None:

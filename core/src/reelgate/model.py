@@ -79,6 +79,11 @@ class Variant(enum.StrEnum):
             return cls.VIDEO
         if isinstance(value, Variant):
             return value
+        if not isinstance(value, str):
+            raise InvalidRequestError(
+                f"variant must be one of video, thumbnail, spritesheet; got {value!r}",
+                param="variant",
+            )
         normalized = value.strip().lower().replace("_", "")
         for variant in cls:
             if variant.value == normalized:
@@ -318,6 +323,12 @@ class ImageInput:
                 return cls.from_data_url(value)
             if value.startswith(("https://", "http://")):
                 return cls.from_url(value)
+        if not isinstance(value, str | os.PathLike):
+            raise InvalidRequestError(
+                "input_reference must be image bytes, a path, a data URL or an http(s) URL; "
+                f"got {type(value).__name__}",
+                param="input_reference",
+            )
         return cls.from_path(value)
 
     def data_url(self) -> str:

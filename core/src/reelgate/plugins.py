@@ -44,8 +44,8 @@ class PluginFailure:
 
 
 def _names(variable: str) -> frozenset[str] | None:
-    raw = os.environ.get(variable)
-    if raw is None:
+    raw = os.environ.get(variable, "")
+    if not raw.strip():
         return None
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
