@@ -232,12 +232,14 @@ async def test_unknown_fallbacks_fail_before_anything_is_sent(
 
 
 async def test_idempotent_create_returns_the_first_job(make_gateway, fake, fake_spec) -> None:
-    """The same key gives the same job and one upstream create."""
+    """The same key gives the same job, and the repeat sends nothing upstream."""
     gateway = make_gateway(fake_spec(fake))
     first = await gateway.create(_request(idempotency_key="k-1"))
+    calls = len(fake.calls)
     again = await gateway.create(_request(idempotency_key="k-1"))
+    assert len(fake.calls) == calls
     other = await gateway.create(_request(idempotency_key="k-2"))
-    assert again.id == first.id
+    assert again == first
     assert other.id != first.id
     assert len(_ops(fake, "create")) == 2
 

@@ -401,7 +401,8 @@ class Gateway:
         """
         Start a job.
 
-        With an idempotency key already used (by this owner), return that job instead.
+        With an idempotency key already used (by this owner), return that job as last seen
+        instead, sending nothing upstream.
         Fallbacks are tried in order only when the previous attempt failed before the
         provider could have accepted the job.
 
@@ -425,6 +426,9 @@ class Gateway:
             async with lock:
                 known = await self.index.find_idempotent(owner, request.idempotency_key)
                 if known is not None:
+                    # The job as last seen: a repeated create sends nothing upstream.
+                    if known.video is not None and not known.deleted:
+                        return known.video
                     return await self.retrieve(
                         VideoId.build(known.native_id, known.instance), owner=owner
                     )
