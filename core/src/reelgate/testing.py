@@ -641,9 +641,7 @@ class ProviderContract:
         faults = harness.require_faults()
         for status in (400, 401, 403, 429, 500):
             faults.add(
-                self._read_fault(
-                    status=status, message=f"bad key {KEY_A} Bearer {KEY_A}", times=10
-                )
+                self._read_fault(status=status, message=f"bad key {KEY_A} Bearer {KEY_A}", times=10)
             )
             with pytest.raises(ReelgateError) as caught:
                 await harness.gateway.retrieve(video.id)
