@@ -187,22 +187,13 @@ def _print_video(video: Video, as_json: bool) -> None:
             out.print(f"  {name:<13}{value}", soft_wrap=True, markup=False)
 
 
-class _Watcher:
-    """Shows a job's progress: a live bar on a terminal, plain lines elsewhere."""
+class _Live:
+    """A progress display shown live on a terminal only."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, progress: Progress) -> None:
         self.quiet = quiet
         self.live = err.is_terminal and not quiet
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=False,
-        )
-        self.task = self.progress.add_task("queued", total=100)
-        self.last: tuple[VideoStatus, int] | None = None
+        self.progress = progress
 
     def __enter__(self) -> Self:
         if self.live:
@@ -212,6 +203,24 @@ class _Watcher:
     def __exit__(self, *exc: object) -> None:
         if self.live:
             self.progress.stop()
+
+
+class _Watcher(_Live):
+    """Shows a job's progress: a live bar on a terminal, plain lines elsewhere."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(
+            quiet,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=err,
+            ),
+        )
+        self.task = self.progress.add_task("queued", total=100)
+        self.last: tuple[VideoStatus, int] | None = None
 
     def update(self, video: Video) -> None:
         percent = int(video.progress or (100 if video.status is VideoStatus.COMPLETED else 0))
@@ -226,28 +235,21 @@ class _Watcher:
         self.last = state
 
 
-class _Bytes:
+class _Bytes(_Live):
     """Shows download progress in bytes."""
 
     def __init__(self, quiet: bool) -> None:
-        self.live = err.is_terminal and not quiet
-        self.progress = Progress(
-            TextColumn("downloading"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=err,
+        super().__init__(
+            quiet,
+            Progress(
+                TextColumn("downloading"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=err,
+            ),
         )
         self.task = self.progress.add_task("download", total=None)
-
-    def __enter__(self) -> Self:
-        if self.live:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live:
-            self.progress.stop()
 
     def update(self, received: int, total: int | None) -> None:
         if self.live:

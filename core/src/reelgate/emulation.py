@@ -270,9 +270,17 @@ def _free_port_socket(host: str, port: int) -> socket.socket:
 
 
 @contextmanager
-def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, lifespan: bool = False
+) -> Iterator[str]:
     """
     Run an ASGI app under uvicorn in a background thread, on loopback.
+
+    Args:
+        app: The application.
+        host: The interface to bind.
+        port: The port (0: any free one).
+        lifespan: Run the app's lifespan (start-up and shut-down) in the server's loop.
 
     Yields:
         The server's base URL, e.g. ``http://127.0.0.1:41234``.
@@ -280,14 +288,16 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[s
     import uvicorn  # noqa: PLC0415  # an extra: only emulator users need it
 
     sock = _free_port_socket(host, port)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on" if lifespan else "off", access_log=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            msg = "the emulator's server did not start"
+            msg = "the server did not start"
             raise RuntimeError(msg)
         time.sleep(0.005)
     try:
