@@ -337,20 +337,37 @@ class Upstream:
         return (call.key,) if call.key is not None else ()
 
     async def _retrying(self, attempt: Callable[[], Any]) -> Any:
+        policy = self.retry
+        hook = _retry_hook(policy)
+        started = time.monotonic()
+        # The first try runs bare: setting up the retry machinery costs ~50 µs a call,
+        # paid only once a try has failed in a way worth retrying.
+        try:
+            return await attempt()
+        except ReelgateError as e:
+            if policy.attempts <= 1 or hook(e) is False:
+                raise
+            first = e
+
         import stamina  # noqa: PLC0415  # tenacity is slow to import; only needed here
 
-        policy = self.retry
-        if policy.attempts <= 1:
-            return await attempt()
+        left = policy.timeout - (time.monotonic() - started)
+        if left <= 0:
+            raise first
+        failed: ReelgateError | None = first
         async for try_ in stamina.retry_context(
-            on=_retry_hook(policy),
+            on=hook,
             attempts=policy.attempts,
-            timeout=policy.timeout,
+            timeout=left,
             wait_initial=policy.wait_initial,
             wait_max=policy.wait_max,
             wait_jitter=policy.wait_jitter,
         ):
             with try_:
+                if failed is not None:
+                    # stamina's first try is the one already made: it schedules the wait.
+                    error, failed = failed, None
+                    raise error
                 return await attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
