@@ -494,6 +494,39 @@ async def test_index_backed_lists(make_gateway, fake, fake_spec) -> None:
     assert [v.id async for v in gateway.iter_videos("fake", order="asc", page_size=1)] == ids
 
 
+async def test_index_backed_lists_show_unfinished_jobs_as_they_are_now(
+    make_gateway, fake, fake_spec
+) -> None:
+    """An index-backed page polls its unfinished jobs, and only those."""
+    gateway = make_gateway(fake_spec(fake))
+    running = await gateway.create(_request())
+    finished = await gateway.create(_request())
+    done = Video(id=VideoId.parse(finished.id).native, status="completed", created_at=1)
+    fake.script(done.id, done)
+    await gateway.retrieve(finished.id)
+    native = VideoId.parse(running.id).native
+    fake.script(native, Video(id=native, status="in_progress", progress=40, created_at=1))
+    polls = len(_ops(fake, "retrieve"))
+    page = await gateway.list("fake")
+    assert [(v.id, v.status.value, v.progress) for v in page.data] == [
+        (finished.id, "completed", 100),
+        (running.id, "in_progress", 40),
+    ]
+    assert [op[1] for op in _ops(fake, "retrieve")[polls:]] == [native]
+
+
+async def test_a_job_that_cannot_be_polled_lists_as_last_seen(
+    make_gateway, fake, fake_spec
+) -> None:
+    """A poll that fails while listing leaves the job's last state on the page."""
+    gateway = make_gateway(fake_spec(fake))
+    video = await gateway.create(_request())
+    native = VideoId.parse(video.id).native
+    fake.script(native, ProviderError("upstream down"))  # type: ignore[arg-type]
+    page = await gateway.list("fake")
+    assert [(v.id, v.status.value) for v in page.data] == [(video.id, "queued")]
+
+
 async def test_native_lists_ask_the_provider(make_gateway, fake_factory, fake_spec) -> None:
     """A provider's own list is used; items are qualified and recorded."""
     lister = fake_factory("lister", listing=True)

@@ -8,10 +8,19 @@ streamed downloads. Providers only speak their upstream API.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import (
     AbstractAsyncContextManager,
     AsyncExitStack,
@@ -63,6 +72,9 @@ T = TypeVar("T")
 _WRITE_BUFFER = 1024 * 1024
 #: The shortest pause between polls, whatever a provider hints.
 _MIN_POLL = 0.01
+#: How many unfinished jobs of an index-backed page are polled at once, and for how long.
+_REFRESH_CONCURRENCY = 8
+_REFRESH_DEADLINE = 5.0
 
 
 class Gateway:
@@ -418,7 +430,9 @@ class Gateway:
         One page of a provider instance's jobs, newest first by default.
 
         Providers with a list endpoint are asked; for the others (and for an `owner`,
-        who sees only their own jobs) the job index answers, with the same cursors.
+        who sees only their own jobs) the job index answers, with the same cursors, and
+        the page's unfinished jobs are polled so that it shows their state now (within a
+        few seconds; a job that cannot be polled shows the last state seen).
 
         Args:
             provider: The instance name.
@@ -453,7 +467,34 @@ class Gateway:
         records, has_more = await self.index.page(
             instance.name, limit=query.limit, order=query.order, after=native_after, owner=owner
         )
-        return VideoPage(tuple(_record_video(r) for r in records), has_more)
+        current = await self._refreshed(instance, [_record_video(r) for r in records])
+        return VideoPage(current, has_more)
+
+    async def _refreshed(
+        self, instance: ProviderInstance, videos: Sequence[Video]
+    ) -> tuple[Video, ...]:
+        """
+        Poll the unfinished jobs of an index-backed page, so it shows their state now.
+
+        Polls run a few at a time within a short deadline; a job that cannot be polled in
+        time (or at all) keeps the last state seen.
+        """
+        unfinished = [i for i, video in enumerate(videos) if not video.done]
+        if not unfinished or "retrieve" not in instance.capabilities:
+            return tuple(videos)
+        fresh: dict[int, Video] = {}
+        limiter = anyio.CapacityLimiter(_REFRESH_CONCURRENCY)
+
+        async def poll(i: int) -> None:
+            async with limiter:
+                with contextlib.suppress(ReelgateError):  # the last state seen stands
+                    fresh[i] = await self.retrieve(videos[i].id)
+
+        with anyio.move_on_after(_REFRESH_DEADLINE):
+            async with anyio.create_task_group() as tasks:
+                for i in unfinished:
+                    tasks.start_soon(poll, i)
+        return tuple(fresh.get(i, video) for i, video in enumerate(videos))
 
     async def iter_videos(
         self,
