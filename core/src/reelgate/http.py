@@ -393,10 +393,8 @@ class Upstream:
                 provider=call.instance,
                 request_type=call.request_type,
             )
-        elif isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
-            raise ProviderError(
-                f"invalid upstream URL for {where}", provider=call.instance
-            ) from None
+        elif isinstance(exc, httpx2.UnsupportedProtocol):
+            raise _invalid_url(call, exc, secrets) from None
         else:
             error = ProviderError(
                 f"connection to {where} failed: {scrub(str(exc), secrets) or type(exc).__name__}",
