@@ -63,7 +63,7 @@ async def retrieve_overhead(calls: int = 2000, rounds: int = 20) -> tuple[float,
         video = await gw.wait(video.id, poll_interval=0.05)
         native = VideoId.parse(video.id).native
         provider = gw.instance("sim").provider
-        call = Call(instance="sim", request_type="video_retrieve")
+        call = Call(instance="sim", operation="retrieve")
         through, direct = [], []
         for _ in range(rounds):
             start = time.perf_counter()

@@ -31,8 +31,8 @@ from reelgate.provider import Call
 pytestmark = pytest.mark.anyio
 
 BODY = bytes(range(256)) * 64
-CALL = Call(instance="emu", request_type="video_retrieve", key=Secret("sk-emu-0123456789"))
-CREATE = Call(instance="emu", request_type="video_generation", key=Secret("sk-emu-0123456789"))
+CALL = Call(instance="emu", operation="retrieve", key=Secret("sk-emu-0123456789"))
+CREATE = Call(instance="emu", operation="create", key=Secret("sk-emu-0123456789"))
 FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
 
 

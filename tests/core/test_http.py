@@ -38,8 +38,8 @@ from reelgate.provider import Call
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-acme-test-0123456789abcdef"
-CALL = Call(instance="acme", request_type="video_retrieve", key=Secret(KEY, name="ACME_KEY"))
-CREATE = Call(instance="acme", request_type="video_generation", key=Secret(KEY, name="ACME_KEY"))
+CALL = Call(instance="acme", operation="retrieve", key=Secret(KEY, name="ACME_KEY"))
+CREATE = Call(instance="acme", operation="create", key=Secret(KEY, name="ACME_KEY"))
 FAST = RetryPolicy(attempts=3, timeout=30.0, wait_initial=0.001, wait_max=0.004, wait_jitter=0.0)
 
 Step = httpx2.Response | BaseException | type[Exception] | Callable[[httpx2.Request], Any]

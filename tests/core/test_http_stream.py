@@ -17,7 +17,7 @@ from reelgate.provider import Call, DownloadStream
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-acme-stream-0123456789"
-CALL = Call(instance="acme", request_type="video_download", key=Secret(KEY, name="ACME_KEY"))
+CALL = Call(instance="acme", operation="download", key=Secret(KEY, name="ACME_KEY"))
 FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
 BODY = bytes(range(256)) * 1200  # 300 KiB, several chunks
 

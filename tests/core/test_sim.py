@@ -26,7 +26,7 @@ from reelgate.sim import SimProvider, SimSettings, media
 
 pytestmark = pytest.mark.anyio
 
-CALL = Call(instance="sim", request_type="video_generation", model="sim-1")
+CALL = Call(instance="sim", operation="create", model="sim-1")
 MP4 = media(Variant.VIDEO)
 
 

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
     from .config import ProviderSettings, RetryPolicy, Secret, Timeouts
     from .gateway import Gateway, SyncGateway
     from .hookspecs import hookimpl
-    from .provider import Call, DownloadStream, ProviderRegistry, ProviderSetup, ProviderSpec
+    from .provider import Call, Operation, ProviderRegistry, ProviderSetup, ProviderSpec
+    from .stream import DownloadStream
 
 __version__ = "0.1.0"
 
@@ -63,7 +64,8 @@ _LAZY = {
     "SyncGateway": "gateway",
     "hookimpl": "hookspecs",
     "Call": "provider",
-    "DownloadStream": "provider",
+    "DownloadStream": "stream",
+    "Operation": "provider",
     "ProviderRegistry": "provider",
     "ProviderSetup": "provider",
     "ProviderSpec": "provider",
@@ -86,6 +88,7 @@ __all__ = [
     "InvalidRequestError",
     "ListQuery",
     "NotFoundError",
+    "Operation",
     "PermissionDeniedError",
     "PluginError",
     "PluginLoadError",

@@ -33,6 +33,7 @@ from typing import Any
 
 import attrs
 
+from ._redact import Secret
 from .errors import ConfigurationError
 from .ids import check_instance_name
 
@@ -48,29 +49,6 @@ __all__ = [
     "load_config",
     "state_dir",
 ]
-
-
-@attrs.frozen(repr=False)
-class Secret:
-    """
-    A key, kept out of reprs, logs and error messages.
-
-    Attributes:
-        name: Where it came from (an environment variable's name): safe to show and to
-            record, e.g. as the key that created a job.
-    """
-
-    _value: str = attrs.field(alias="value", repr=False)
-    name: str = "key"
-
-    def reveal(self) -> str:
-        """The secret itself, for an Authorization header and nothing else."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret(name={self.name!r})"
-
-    __str__ = __repr__
 
 
 @attrs.frozen(kw_only=True)

@@ -26,10 +26,21 @@ error is built (`reelgate.http.scrub`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from .model import Video
+
+
+class _Context(Protocol):
+    """What an error takes its context from: a `reelgate.Call`."""
+
+    @property
+    def instance(self) -> str: ...
+
+    @property
+    def request_type(self) -> str: ...
+
 
 __all__ = [
     "AuthenticationError",
@@ -65,6 +76,8 @@ class ReelgateError(Exception):
         ambiguous: True when the request may have been acted on upstream (a create that
             timed out after it was sent); such a create is never retried elsewhere.
         raw_response: The upstream error body (scrubbed), for callers who ask for it.
+        call: The operation the error happened in (a `reelgate.Call`): gives
+            `provider` and `request_type` when they are not passed.
     """
 
     #: The HTTP status this error answers with, or None for errors that never cross HTTP.
@@ -83,12 +96,16 @@ class ReelgateError(Exception):
         upstream: bool = False,
         ambiguous: bool = False,
         raw_response: Any = None,
+        call: _Context | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.type = type if type is not None else self.default_type
         self.code = code
         self.param = param
+        if call is not None:
+            provider = provider if provider is not None else call.instance
+            request_type = request_type if request_type is not None else call.request_type
         self.provider = provider
         self.request_type = request_type
         self.upstream = upstream
@@ -151,6 +168,13 @@ class VideoNotReadyError(ReelgateError):
 
     http_status = 409
     default_type = "video_not_ready"
+
+    @classmethod
+    def for_status(cls, video_id: str, status: str, **kwargs: Any) -> VideoNotReadyError:
+        """The one way to say a job is not ready: ``video X is queued; only completed...``."""
+        return cls(
+            f"video {video_id} is {status}; only completed videos can be downloaded", **kwargs
+        )
 
 
 class RateLimitError(ReelgateError):

@@ -59,7 +59,7 @@ from .model import (
 )
 from .pagination import iter_pages
 from .plugins import PluginFailure, Plugins
-from .provider import Call, DownloadStream
+from .provider import Call, DownloadStream, Operation
 from .store import JobIndex, JobRecord, MemoryJobIndex
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ if TYPE_CHECKING:
 __all__ = ["Gateway", "ProviderInstance", "SyncGateway"]
 
 T = TypeVar("T")
+
+_OPERATION_OF = {op.request_type: op for op in reversed(Operation)}
 
 _WRITE_BUFFER = 1024 * 1024
 #: The shortest pause between polls, whatever a provider hints.
@@ -250,7 +252,8 @@ class Gateway:
         self, instance: ProviderInstance, record: JobRecord | None, request_type: str
     ) -> Call:
         key = instance.key_named(record.key_name if record else None)
-        return Call(instance=instance.name, request_type=request_type, key=key)
+        operation = _OPERATION_OF[request_type]
+        return Call(instance=instance.name, operation=operation, key=key)
 
     @staticmethod
     def _qualify(video: Video, instance: ProviderInstance) -> Video:
@@ -322,7 +325,7 @@ class Gateway:
     ) -> Video:
         create = self._operation(instance, "create", "video_generation")
         key = instance.next_key()
-        call = Call(instance=instance.name, request_type="video_generation", key=key, model=model)
+        call = Call(instance=instance.name, operation=Operation.CREATE, key=key, model=model)
         native = await self._guarded(call, create(request, call=call))
         video = self._qualify(native, instance)
         if video.prompt is None or video.model is None:

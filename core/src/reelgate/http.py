@@ -30,7 +30,8 @@ import anyio
 import attrs
 import httpx2
 
-from .config import RetryPolicy, Secret, Timeouts
+from ._redact import Secret, scrub
+from .config import RetryPolicy, Timeouts
 from .errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -41,7 +42,7 @@ from .errors import (
     RateLimitError,
     ReelgateError,
 )
-from .provider import DownloadStream
+from .stream import DownloadStream
 
 if TYPE_CHECKING:
     from .provider import Call
@@ -65,27 +66,6 @@ __all__ = [
 #: Download chunk size: large enough to keep per-chunk overhead negligible.
 CHUNK_SIZE = 64 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
-
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&](?:key|api_key|apikey|token|access_token|_jwt|sig|signature|x-goog-signature"
-    r"|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&\s\"'#]+"
-)
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
-
-
-def scrub(text: str, secrets: Collection[Secret | str] = ()) -> str:
-    """
-    Remove secrets from `text`.
-
-    That is the given keys, bearer tokens, and the token-bearing query parameters of
-    signed URLs (``key=``, ``_jwt=``, ``sig=``...).
-    """
-    for secret in secrets:
-        value = secret.reveal() if isinstance(secret, Secret) else secret
-        if value:
-            text = text.replace(value, "***")
-    text = _SECRET_QUERY.sub(r"\1***", text)
-    return _BEARER.sub(r"\1***", text)
 
 
 def bearer(key: Secret) -> dict[str, str]:

@@ -20,9 +20,11 @@ from typing import Any, Literal
 
 import attrs
 
+from ._redact import scrub
 from .errors import InvalidRequestError, VideoFailedError
 
 __all__ = [
+    "CANCELLED",
     "MAX_IMAGE_BYTES",
     "ContentFilter",
     "CreateVideo",
@@ -30,12 +32,14 @@ __all__ = [
     "ImageInput",
     "ListQuery",
     "Order",
+    "UpstreamDeletion",
     "Variant",
     "Video",
     "VideoError",
     "VideoOutput",
     "VideoPage",
     "VideoStatus",
+    "cancelled_error",
     "check_model",
 ]
 
@@ -99,8 +103,6 @@ Order = Literal["asc", "desc"]
 
 def _scrubbed_repr(url: str | None) -> str:
     """A signed URL's repr without its token (``_jwt=``, ``sig=``...)."""
-    from .http import scrub  # noqa: PLC0415  # keeps httpx2 out of `import reelgate`
-
     return repr(url if url is None else scrub(url))
 
 
@@ -120,6 +122,16 @@ class VideoError:
 
     code: str | None = None
     message: str | None = None
+
+
+#: The ``error.code`` of a job that was cancelled (the wire keeps four statuses, so a
+#: cancelled job reads as failed).
+CANCELLED = "cancelled"
+
+
+def cancelled_error(message: str | None = None) -> VideoError:
+    """The error of a cancelled job: code ``cancelled``, the same for every provider."""
+    return VideoError(code=CANCELLED, message=message or "the job was cancelled")
 
 
 @attrs.frozen
@@ -161,6 +173,10 @@ class Video:
         progress: Approximate percent done, 0..100, when the provider says.
         poll_after: The provider's hint, in seconds, of when to poll again.
         provider_metadata: Provider specific data (credits, raw ids), opaque to the core.
+        provider_state: Small JSON-able data a provider returns for the gateway to keep
+            with the job and hand back on every later call (`Call.job_state`), such as
+            the model path a later URL needs. The gateway stores it and strips it from
+            what callers see; a provider may return a new one with any later state.
     """
 
     id: str
@@ -180,6 +196,9 @@ class Video:
     content_filter: ContentFilter | None = None
     poll_after: float | None = attrs.field(default=None, eq=False)
     provider_metadata: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+    provider_state: Mapping[str, Any] | None = attrs.field(
+        default=None, eq=False, hash=False, repr=False
+    )
 
     @property
     def done(self) -> bool:
@@ -507,9 +526,23 @@ class VideoPage:
         return len(self.data)
 
 
+#: What a delete did upstream: the job was deleted there, only cancelled (it stays in
+#: the provider's records), or kept (the provider can neither: reelgate forgot it).
+UpstreamDeletion = Literal["deleted", "cancelled", "kept"]
+
+
 @attrs.frozen
 class Deleted:
-    """The answer to a delete."""
+    """
+    The answer to a delete: the job is gone from reelgate, and `upstream` says what
+    happened at the provider.
+
+    Attributes:
+        id: The job's id.
+        deleted: Always true once the gateway answers.
+        upstream: ``deleted``, ``cancelled`` or ``kept``.
+    """
 
     id: str
     deleted: bool = True
+    upstream: UpstreamDeletion = "deleted"

@@ -10,14 +10,16 @@ raise only `reelgate.errors` types.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+import enum
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
 from .config import ProviderSettings, Secret
-from .errors import PluginError, ProviderError, ReelgateError
+from .errors import InvalidRequestError, PluginError
+from .stream import DownloadStream
 from .ids import check_instance_name
 
 if TYPE_CHECKING:
@@ -28,15 +30,60 @@ __all__ = [
     "OPERATIONS",
     "Call",
     "DownloadStream",
+    "Operation",
     "Provider",
     "ProviderRegistry",
     "ProviderSetup",
     "ProviderSpec",
+    "ProviderState",
+    "SupportsCancel",
+    "SupportsCreate",
+    "SupportsDelete",
+    "SupportsDownload",
+    "SupportsList",
+    "SupportsRemix",
+    "SupportsRetrieve",
     "capabilities_of",
 ]
 
-#: Every operation a provider may implement, in the order reelgate lists them.
-OPERATIONS = ("create", "retrieve", "list", "download", "delete", "remix")
+
+class Operation(enum.StrEnum):
+    """
+    Every operation a provider may implement, in the order reelgate lists them.
+
+    The value is the provider's method name; `request_type` is the operation's name on
+    the wire (the ``request_type`` of errors).
+    """
+
+    CREATE = "create"
+    RETRIEVE = "retrieve"
+    LIST = "list"
+    DOWNLOAD = "download"
+    DELETE = "delete"
+    CANCEL = "cancel"
+    REMIX = "remix"
+
+    @property
+    def request_type(self) -> str:
+        """``video_generation``, ``video_retrieve``... as the reference gateway names them."""
+        return _REQUEST_TYPES[self]
+
+
+_REQUEST_TYPES = {
+    Operation.CREATE: "video_generation",
+    Operation.RETRIEVE: "video_retrieve",
+    Operation.LIST: "video_list",
+    Operation.DOWNLOAD: "video_download",
+    Operation.DELETE: "video_delete",
+    Operation.CANCEL: "video_delete",
+    Operation.REMIX: "video_remix",
+}
+
+#: Every operation's name, in the order reelgate lists them.
+OPERATIONS = tuple(op.value for op in Operation)
+
+#: JSON-able per-job data a provider keeps with the job index (`Video.provider_state`).
+ProviderState = Mapping[str, Any]
 
 
 @attrs.frozen(kw_only=True)
@@ -46,83 +93,45 @@ class Call:
 
     Attributes:
         instance: The provider instance name.
-        request_type: ``video_generation``, ``video_retrieve``, ``video_list``,
-            ``video_download``, ``video_delete`` or ``video_remix``.
+        operation: The operation (`Operation`).
         key: The API key to use: for an existing job, the key that created it.
         model: The native model name (create only).
+        job_state: The `provider_state` the provider returned with the job (at create,
+            or since); None for jobs the index never saw (a native list's rows, an id
+            typed by hand).
     """
 
     instance: str
-    request_type: str
+    operation: Operation = attrs.field(converter=Operation)
     key: Secret | None = None
     model: str | None = None
-
-
-@attrs.define
-class DownloadStream:
-    """
-    A finished asset, streamed: iterate it for chunks of bytes.
-
-    The whole asset is never held in memory. When the provider announced a length and the
-    stream ends short of it, iteration raises `ProviderError`; so does any failure of the
-    provider's that is not a reelgate error.
-
-    Attributes:
-        content_type: The asset's media type, e.g. ``video/mp4``.
-        content_length: Its size in bytes, when the provider said.
-        provider: The provider instance, for errors (the gateway fills it in).
-    """
-
-    content_type: str
-    content_length: int | None
-    _chunks: AsyncIterator[bytes] = attrs.field(alias="chunks", repr=False)
-    provider: str | None = attrs.field(default=None, kw_only=True)
-    _received: int = attrs.field(default=0, init=False, repr=False)
-    _done: bool = attrs.field(default=False, init=False, repr=False)
+    job_state: ProviderState | None = None
 
     @property
-    def received(self) -> int:
-        """Bytes delivered so far."""
-        return self._received
+    def request_type(self) -> str:
+        """The operation's wire name, e.g. ``video_retrieve``."""
+        return self.operation.request_type
 
-    def __aiter__(self) -> Self:
-        return self
+    def require_state(self, video_id: str, *names: str) -> ProviderState:
+        """
+        The job's provider state, which must hold `names`.
 
-    async def __anext__(self) -> bytes:
-        while not self._done:
-            try:
-                chunk = await anext(self._chunks)
-            except StopAsyncIteration:
-                self._done = True
-                if self.content_length is not None and self._received < self.content_length:
-                    raise self._error(
-                        f"download cut off after {self._received} of {self.content_length} bytes"
-                    ) from None
-                break
-            except ReelgateError as e:
-                if e.provider is None:
-                    e.provider = self.provider
-                raise
-            except Exception as e:
-                raise self._error(f"download failed: {type(e).__name__}") from e
-            if chunk:
-                self._received += len(chunk)
-                return chunk
-        raise StopAsyncIteration
-
-    def _error(self, message: str) -> ProviderError:
-        return ProviderError(message, provider=self.provider, request_type="video_download")
-
-    async def aclose(self) -> None:
-        """Stop the stream and release what the provider holds for it (done on exit)."""
-        self._done = True
-        closer = getattr(self._chunks, "aclose", None)
-        if closer is not None:
-            await closer()
-
-    async def read(self) -> bytes:
-        """Read the whole asset into memory (for small assets such as thumbnails)."""
-        return b"".join([chunk async for chunk in self])
+        Raises:
+            InvalidRequestError: The job was not created through reelgate (or its state
+                lacks a name), so the provider cannot reach it.
+        """
+        state = self.job_state or {}
+        missing = [name for name in names if name not in state]
+        if self.job_state is None or missing:
+            raise InvalidRequestError(
+                f"video {video_id} was not created through this gateway, and "
+                f"{self.instance} needs what its create recorded "
+                f"({', '.join(missing or names) or 'its provider state'}) to reach it",
+                param="video_id",
+                provider=self.instance,
+                request_type=self.request_type,
+            )
+        return state
 
 
 @runtime_checkable
@@ -138,7 +147,12 @@ class Provider(Protocol):
         def download(self, video_id: str, variant: Variant, *, call: Call)
             -> AbstractAsyncContextManager[DownloadStream]
         async def delete(self, video_id: str, *, call: Call) -> Deleted
+        async def cancel(self, video_id: str, *, call: Call) -> None
         async def remix(self, video_id: str, prompt: str, *, call: Call) -> Video
+
+    ``delete`` removes the job upstream (cancelling it first where it runs) and says
+    which happened in `Deleted.upstream`; a provider that can only stop a running job
+    implements ``cancel`` instead. The gateway's delete always forgets the job.
 
     ``video_id`` and the ids in what they return are native ids; ``ListQuery.after``
     is native too. ``aclose()``, if present, is awaited when the gateway closes.
@@ -172,9 +186,15 @@ class SupportsDownload(Protocol):
 
 
 class SupportsDelete(Protocol):
-    """A provider that can delete (or cancel) a job."""
+    """A provider that can delete a job upstream (cancelling it first if it runs)."""
 
     async def delete(self, video_id: str, *, call: Call) -> Deleted: ...
+
+
+class SupportsCancel(Protocol):
+    """A provider that can stop a running job but not delete it."""
+
+    async def cancel(self, video_id: str, *, call: Call) -> None: ...
 
 
 class SupportsRemix(Protocol):

@@ -166,6 +166,7 @@ def make_converter() -> cattrs.Converter:
         "provider": override(omit=True),
         "poll_after": override(omit=True),
         "provider_metadata": override(omit=True),
+        "provider_state": override(omit=True),
     }
     c.register_unstructure_hook(
         Video,

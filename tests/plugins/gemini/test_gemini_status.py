@@ -105,7 +105,7 @@ async def test_provider_reports_no_timestamps(connect: Connect, emulator: Google
     gateway = await connect(emulator)
     video = await gateway.create(CreateVideo(model=MODELS["gemini"], prompt="x"))
     instance = gateway.instance("g")
-    call = Call(instance="g", request_type="video_retrieve", key=instance.keys[0])
+    call = Call(instance="g", operation="retrieve", key=instance.keys[0])
     raw = await instance.provider.retrieve(VideoId.parse(video.id).native, call=call)  # type: ignore[attr-defined]
     assert raw.created_at is None
     assert raw.completed_at is None

@@ -293,7 +293,7 @@ async def test_retrieve_reads_every_field(gateway: Gateway) -> None:
 
 def test_video_objects_of_compatible_servers() -> None:
     """Extra keys land in provider_metadata; a cancelled job is failed with code cancelled."""
-    call = Call(instance="sora", request_type="video_retrieve")
+    call = Call(instance="sora", operation="retrieve")
     video = to_video({"id": "v1", "status": "queued", "quality": "standard", "seconds": 8}, call)
     assert video.provider_metadata == {"quality": "standard"}
     assert video.seconds == "8"

@@ -28,10 +28,10 @@ class Clock:
         self.now += seconds
 
 
-def call(request_type: str, model: str | None = None) -> reelgate.Call:
+def call(operation: str, model: str | None = None) -> reelgate.Call:
     """A provider call of the test instance, with the test key."""
     return reelgate.Call(
-        instance=INSTANCE, request_type=request_type, key=Secret(KEY, name=KEY_ENV), model=model
+        instance=INSTANCE, operation=operation, key=Secret(KEY, name=KEY_ENV), model=model
     )
 
 

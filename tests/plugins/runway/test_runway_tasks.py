@@ -88,10 +88,10 @@ async def test_created_at_comes_from_runway(provider: RunwayProvider) -> None:
     """A task's created_at is the emulator's creation time, not the time of the poll."""
     created = await provider.create(
         reelgate.CreateVideo(model="rw/gen4.5", prompt="boat"),
-        call=call("video_generation", "gen4.5"),
+        call=call("create", "gen4.5"),
     )
     assert created.created_at is None
-    first = await provider.retrieve(created.id, call=call("video_retrieve"))
+    first = await provider.retrieve(created.id, call=call("retrieve"))
     assert first.created_at == int(START)
 
 
@@ -113,19 +113,19 @@ async def test_cancelled_task_is_failed_with_code_cancelled(
     """Deleting a running task cancels it; a CANCELLED task reads as failed, code cancelled."""
     created = await provider.create(
         reelgate.CreateVideo(model="rw/gen4.5", prompt="boat"),
-        call=call("video_generation", "gen4.5"),
+        call=call("create", "gen4.5"),
     )
     clock.advance(JOB_SECONDS / 2)
-    deleted = await provider.delete(created.id, call=call("video_delete"))
+    deleted = await provider.delete(created.id, call=call("delete"))
     assert deleted == reelgate.Deleted(id=created.id)
-    cancelled = await provider.retrieve(created.id, call=call("video_retrieve"))
+    cancelled = await provider.retrieve(created.id, call=call("retrieve"))
     assert cancelled.status is reelgate.VideoStatus.FAILED
     assert cancelled.error is not None
     assert cancelled.error.code == "cancelled"
     assert cancelled.provider_metadata == {"status": "CANCELLED", "cost": {"credits": 60}}
     clock.advance(60)
     with pytest.raises(reelgate.NotFoundError):
-        await provider.retrieve(created.id, call=call("video_retrieve"))
+        await provider.retrieve(created.id, call=call("retrieve"))
 
 
 async def test_credits_are_kept_in_provider_metadata(gateway: Gateway, clock: Clock) -> None:
@@ -147,14 +147,14 @@ async def test_delete_then_not_found_upstream(
     """DELETE of a finished task answers 204 and the task is then 404."""
     created = await provider.create(
         reelgate.CreateVideo(model="rw/gen4.5", prompt="boat"),
-        call=call("video_generation", "gen4.5"),
+        call=call("create", "gen4.5"),
     )
     clock.advance(JOB_SECONDS)
-    await provider.delete(created.id, call=call("video_delete"))
+    await provider.delete(created.id, call=call("delete"))
     assert emulator.faults.seen[-1].method == "DELETE"
     assert emulator.faults.seen[-1].headers["accept"] == "*/*"
     with pytest.raises(reelgate.NotFoundError):
-        await provider.retrieve(created.id, call=call("video_retrieve"))
+        await provider.retrieve(created.id, call=call("retrieve"))
 
 
 async def test_download_streams_without_the_key(

@@ -437,7 +437,7 @@ class OpenAIProvider:
         """The API's 4xx for a download: not ready, or the error as it was."""
         if not refused.upstream:
             return refused
-        retrieve = attrs.evolve(call, request_type="video_retrieve")
+        retrieve = attrs.evolve(call, operation=reelgate.Operation.RETRIEVE)
         try:
             video = await self.retrieve(video_id, call=retrieve)
         except ReelgateError as e:
