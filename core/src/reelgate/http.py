@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import email.utils
 import json as jsonlib
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import aclosing, asynccontextmanager, contextmanager

@@ -534,8 +534,9 @@ UpstreamDeletion = Literal["deleted", "cancelled", "kept"]
 @attrs.frozen
 class Deleted:
     """
-    The answer to a delete: the job is gone from reelgate, and `upstream` says what
-    happened at the provider.
+    The answer to a delete: the job is gone from reelgate.
+
+    `upstream` says what happened at the provider.
 
     Attributes:
         id: The job's id.

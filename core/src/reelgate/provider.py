@@ -19,8 +19,8 @@ import attrs
 
 from .config import ProviderSettings, Secret
 from .errors import InvalidRequestError, PluginError
-from .stream import DownloadStream
 from .ids import check_instance_name
+from .stream import DownloadStream
 
 if TYPE_CHECKING:
     from .http import Upstream
@@ -162,19 +162,22 @@ class Provider(Protocol):
 class SupportsCreate(Protocol):
     """A provider that can create jobs."""
 
-    async def create(self, request: CreateVideo, *, call: Call) -> Video: ...
+    async def create(self, request: CreateVideo, *, call: Call) -> Video:
+        """Start a job; the returned video has the native id."""
 
 
 class SupportsRetrieve(Protocol):
     """A provider that can read a job."""
 
-    async def retrieve(self, video_id: str, *, call: Call) -> Video: ...
+    async def retrieve(self, video_id: str, *, call: Call) -> Video:
+        """The job's current state."""
 
 
 class SupportsList(Protocol):
     """A provider with a native list endpoint."""
 
-    async def list(self, query: ListQuery, *, call: Call) -> VideoPage: ...
+    async def list(self, query: ListQuery, *, call: Call) -> VideoPage:
+        """One page of jobs, natively."""
 
 
 class SupportsDownload(Protocol):
@@ -182,25 +185,29 @@ class SupportsDownload(Protocol):
 
     def download(
         self, video_id: str, variant: Variant, *, call: Call
-    ) -> AbstractAsyncContextManager[DownloadStream]: ...
+    ) -> AbstractAsyncContextManager[DownloadStream]:
+        """Stream a finished job's asset."""
 
 
 class SupportsDelete(Protocol):
     """A provider that can delete a job upstream (cancelling it first if it runs)."""
 
-    async def delete(self, video_id: str, *, call: Call) -> Deleted: ...
+    async def delete(self, video_id: str, *, call: Call) -> Deleted:
+        """Delete the job upstream; say what happened."""
 
 
 class SupportsCancel(Protocol):
     """A provider that can stop a running job but not delete it."""
 
-    async def cancel(self, video_id: str, *, call: Call) -> None: ...
+    async def cancel(self, video_id: str, *, call: Call) -> None:
+        """Stop a running job."""
 
 
 class SupportsRemix(Protocol):
     """A provider that can remix a finished job."""
 
-    async def remix(self, video_id: str, prompt: str, *, call: Call) -> Video: ...
+    async def remix(self, video_id: str, prompt: str, *, call: Call) -> Video:
+        """Start a new job from a finished one."""
 
 
 def capabilities_of(provider: object) -> frozenset[str]:
