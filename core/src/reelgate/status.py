@@ -10,13 +10,21 @@ reaching the caller.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .model import Video, VideoStatus
 
-__all__ = ["TERMINAL", "advance", "is_legal"]
+if TYPE_CHECKING:
+    from .provider import Call
+
+__all__ = ["TERMINAL", "advance", "is_legal", "upstream_status"]
+
+_log = logging.getLogger("reelgate")
+_unknown_seen: set[tuple[str, str]] = set()
 
 TERMINAL = frozenset({VideoStatus.COMPLETED, VideoStatus.FAILED})
 
@@ -65,3 +73,33 @@ def advance(previous: Video | None, current: Video) -> Video:
     if not kept and (status, error, progress) == (current.status, current.error, current.progress):
         return current
     return attrs.evolve(current, status=status, error=error, progress=progress, **kept)
+
+
+def upstream_status(raw: object, table: Mapping[str, VideoStatus], *, call: Call) -> VideoStatus:
+    """
+    Read a provider's own status name through its plugin's table.
+
+    A status the table does not know is the one rule every provider shares: it is no news.
+    The job reads as queued, which the status machine turns into "as last seen" (an
+    unfinished job stays unfinished; a finished one stays finished), and the name is
+    logged once per provider instance, so a new upstream status is noticed, never
+    mistaken for a failure or a success. Plugins keep the raw name in
+    ``provider_metadata``.
+
+    Args:
+        raw: The status as the provider wrote it (any JSON value).
+        table: The provider's names of its statuses.
+        call: The operation, for the log line.
+    """
+    status = table.get(raw) if isinstance(raw, str) else None
+    if status is not None:
+        return status
+    seen = (call.instance, repr(raw))
+    if seen not in _unknown_seen:
+        _unknown_seen.add(seen)
+        _log.warning(
+            "%s reported an unknown job status %r; reading it as unfinished",
+            call.instance,
+            raw,
+        )
+    return VideoStatus.QUEUED
