@@ -306,8 +306,13 @@ def page_from_dict(data: Mapping[str, Any]) -> VideoPage:
 
 
 def deleted_to_dict(deleted: Deleted, *, extra_fields: ExtraFields | None = None) -> dict[str, Any]:
-    """A delete's answer as the wire's object."""
-    out: dict[str, Any] = {"id": deleted.id, "object": "video.deleted", "deleted": deleted.deleted}
+    """A delete's answer as the wire's object, with ``upstream``: what the provider did."""
+    out: dict[str, Any] = {
+        "id": deleted.id,
+        "object": "video.deleted",
+        "deleted": deleted.deleted,
+        "upstream": deleted.upstream,
+    }
     if extra_fields is not None:
         out["extra_fields"] = extra_fields.to_dict()
     return out
