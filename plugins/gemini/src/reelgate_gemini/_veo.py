@@ -129,8 +129,7 @@ class VeoProvider:
                 raise AuthenticationError(
                     e.message,
                     code=e.code,
-                    provider=call.instance,
-                    request_type=call.request_type,
+                    call=call,
                     upstream=True,
                     raw_response=e.raw_response,
                 ) from None
@@ -157,8 +156,7 @@ class VeoProvider:
         if not isinstance(name, str) or not name:
             raise ProviderError(
                 "Google accepted the request but named no operation",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
                 ambiguous=True,
             )
         video = operation_video(operation, native_id=name)
