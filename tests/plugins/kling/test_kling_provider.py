@@ -306,6 +306,17 @@ async def test_task_status_msg_is_the_failure(gateway: Gateway, clock: Clock) ->
     assert "risk control" in (failed.error.message or "")
 
 
+async def test_a_finished_video_expires_thirty_days_after_creation(
+    gateway: Gateway, clock: Clock
+) -> None:
+    """Kling clears videos 30 days after they are made: expires_at says when."""
+    video = await gateway.create(_request())
+    clock.now += JOB_SECONDS * 2
+    done = await gateway.retrieve(video.id)
+    assert done.created_at == int(clock.now - JOB_SECONDS * 2)
+    assert done.expires_at == done.created_at + 30 * 86_400
+
+
 def test_an_unknown_task_status_is_no_news() -> None:
     """A status Kling adds later reads as unfinished and is kept in the metadata."""
     call = Call(instance="kling-x", operation=Operation.RETRIEVE)

@@ -1,15 +1,11 @@
 """
 Kling's video API for reelgate: text-to-video and image-to-video tasks.
 
-A create goes to ``POST /v1/videos/text2video``, or ``/v1/videos/image2video`` when an
-image is given; the task is read from the same path plus ``/{task_id}`` (which of the two
-is kept in the job's provider state) and listed from both with ``?pageNum=&pageSize=``.
-Kling has no delete and no cancel: the gateway's delete forgets the job.
-
-Every request carries ``Authorization: Bearer <JWT>``, a token signed (HS256) with the
-account's secret key for its access key, valid for 30 minutes and renewed before it
-lapses (`KlingAuth`). Answers are wrapped as ``{code, message, request_id, data}``; a
-non-zero ``code`` is an error even in a 200. `reelgate_kling.emulator` emulates the API.
+Creates go to ``POST /v1/videos/text2video`` or ``/image2video`` (with an image); a task
+is read under the endpoint kept in its provider state, listed from both endpoints, and
+never deleted (Kling has no delete or cancel). Requests carry a short-lived HS256 token
+(`KlingAuth`); answers are ``{code, message, request_id, data}``, and a non-zero ``code``
+is an error even in a 200. `reelgate_kling.emulator` emulates the API.
 """
 
 from __future__ import annotations
@@ -31,6 +27,7 @@ import attrs
 import reelgate
 from reelgate import InvalidRequestError, ProviderError, ReelgateError, Secret
 from reelgate.http import Reply, Upstream, UpstreamError, scrub
+from reelgate.pagination import probe
 from reelgate.status import upstream_status
 
 __all__ = [
@@ -56,6 +53,7 @@ _STATUSES = {
 TOKEN_SECONDS = 1800
 _RENEW_BEFORE = 300
 _MAX_PROMPT = 2500
+_KEPT_SECONDS = 30 * 86_400
 _PAGE_SIZE, _MAX_PAGES = 500, 20
 _RATIOS = ("16:9", "9:16", "1:1")
 _OWN_FIELDS = ("model_name", "prompt", "duration", "negative_prompt", "aspect_ratio", "image")
@@ -293,6 +291,8 @@ def task_to_video(task: Any, endpoint: str, *, call: reelgate.Call) -> reelgate.
         status=status,
         seconds=str(videos[0].get("duration")) if videos and videos[0].get("duration") else None,
         created_at=created // 1000 if isinstance(created, int) else None,
+        # Kling clears generated videos 30 days after they are made.
+        expires_at=created // 1000 + _KEPT_SECONDS if isinstance(created, int) and videos else None,
         completed_at=updated // 1000 if isinstance(updated, int) and status.is_terminal else None,
         videos=tuple(reelgate.VideoOutput(type="url", url=str(v["url"])) for v in videos),
         error=error,
@@ -359,11 +359,7 @@ class KlingProvider:
         return attrs.evolve(task_to_video(data, endpoint, call=call), id=video_id)
 
     async def retrieve(self, video_id: str, *, call: reelgate.Call) -> reelgate.Video:
-        """
-        ``GET /v1/videos/{endpoint}/{task_id}`` on the endpoint the task was created on.
-
-        A task reelgate did not create is looked for under text2video, then image2video.
-        """
+        """``GET /v1/videos/{endpoint}/{id}``; a task reelgate never saw is looked for in both."""
         endpoint = (call.job_state or {}).get("endpoint")
         if endpoint in (TEXT2VIDEO, IMAGE2VIDEO):
             return await self._task(video_id, endpoint, call)
@@ -397,16 +393,13 @@ class KlingProvider:
         rows = [video for *_, video in sorted(found, key=lambda row: row[:2])]
         if query.order == "asc":
             rows.reverse()
-        start = 0
-        if query.after is not None:
-            ids = [v.id for v in rows]
-            if query.after not in ids:
-                raise InvalidRequestError(
-                    f"after: {query.after!r} is not among Kling's tasks", param="after", call=call
-                )
-            start = ids.index(query.after) + 1
-        window = rows[start : start + query.limit]
-        return reelgate.VideoPage(tuple(window), has_more=start + query.limit < len(rows))
+        ids = [v.id for v in rows]
+        if query.after is not None and query.after not in ids:
+            missing = f"after: {query.after!r} is not among Kling's tasks"
+            raise InvalidRequestError(missing, param="after", call=call)
+        start = ids.index(query.after) + 1 if query.after is not None else 0
+        window, more = probe(rows[start : start + query.limit + 1], query.limit)
+        return reelgate.VideoPage(tuple(window), has_more=more)
 
     @asynccontextmanager
     async def download(
