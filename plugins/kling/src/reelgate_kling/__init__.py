@@ -162,8 +162,8 @@ class KlingAuth:
             body = None
         if not isinstance(body, Mapping) or not body.get("message"):
             return UpstreamError(message=f"Kling answered HTTP {reply.status}", raw=body)
-        code = body.get("code")
-        return UpstreamError(message=str(body["message"]), code=str(code), raw=body)
+        code = str(body["code"]) if isinstance(body.get("code"), int) else None
+        return UpstreamError(message=str(body["message"]), code=code, raw=body)
 
 
 _CLASSES: tuple[tuple[range, type[ReelgateError]], ...] = (
