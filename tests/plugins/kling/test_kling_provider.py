@@ -236,6 +236,12 @@ async def test_requests_kling_cannot_serve_send_nothing(
     assert emulator.faults.count("POST") == 0
 
 
+def test_unknown_models_pass_unchecked() -> None:
+    """A model outside the table is Kling's to judge: its duration and ratio go as given."""
+    _, body = reelgate_kling.build_create(_request(seconds=15, size="1024x768"), "kling-v9")
+    assert (body["duration"], body["aspect_ratio"]) == ("15", "4:3")
+
+
 def test_text_to_video_body() -> None:
     """Size becomes aspect_ratio, seconds the string duration, extras pass through."""
     endpoint, body = reelgate_kling.build_create(

@@ -61,7 +61,7 @@ _OWN_FIELDS = ("model_name", "prompt", "duration", "negative_prompt", "aspect_ra
 
 @attrs.frozen(kw_only=True)
 class ModelRules:
-    """What a Kling model takes (the API reference's capability map)."""
+    """What a Kling model takes (the capability map); all take 5 or 10 s, 16:9, 9:16, 1:1."""
 
     endpoints: tuple[str, ...] = (TEXT2VIDEO, IMAGE2VIDEO)
     modes: tuple[str, ...] = ("std", "pro")
@@ -202,17 +202,10 @@ def error_for_code(
     )
 
 
-def _aspect_ratio(size: str, model: str) -> str:
+def _aspect_ratio(size: str) -> str:
     width, height = (int(n) for n in size.split("x"))
     gcd = math.gcd(width, height)
-    ratio = f"{width // gcd}:{height // gcd}"
-    if ratio not in _RATIOS:
-        raise InvalidRequestError(
-            f"size {size} is not a frame Kling's {model} makes: its aspect ratio must be one "
-            f"of {', '.join(_RATIOS)} (e.g. 1280x720, 720x1280, 1024x1024)",
-            param="size",
-        )
-    return ratio
+    return f"{width // gcd}:{height // gcd}"
 
 
 def _refuse_if(condition: bool, message: str, param: str) -> None:
@@ -229,6 +222,11 @@ def _check(body: Mapping[str, Any], endpoint: str, model: str, rules: ModelRules
     _refuse_if(bad_mode, f"{why} takes mode one of {modes}", "extra_params")
     no_cfg = "cfg_scale" in body and not rules.cfg_scale
     _refuse_if(no_cfg, f"{why} takes no cfg_scale (Kling's v2 models have none)", "extra_params")
+    seconds = f"{why} takes seconds 5 or 10; got {body.get('duration')}"
+    _refuse_if(body.get("duration", "5") not in ("5", "10"), seconds, "seconds")
+    ratios = ", ".join(_RATIOS)
+    framed = f"{why} makes frames of aspect ratio {ratios} (1280x720, 720x1280, 1024x1024)"
+    _refuse_if(body.get("aspect_ratio", "16:9") not in _RATIOS, framed, "size")
 
 
 def build_create(request: reelgate.CreateVideo, model: str) -> tuple[str, dict[str, Any]]:
@@ -248,8 +246,6 @@ def build_create(request: reelgate.CreateVideo, model: str) -> tuple[str, dict[s
         _refuse_if(getattr(request, field) is not None, f"Kling has no {field}", field)
     long = f"Kling takes at most {_MAX_PROMPT} characters"
     _refuse_if(len(request.prompt) > _MAX_PROMPT, long, "prompt")
-    seconds = f"Kling takes seconds 5 or 10; got {request.seconds}"
-    _refuse_if(request.seconds not in (None, "5", "10"), seconds, "seconds")
     framed = "Kling's image-to-video takes its frame from the image: give no size"
     _refuse_if(image is not None and request.size is not None, framed, "size")
     body: dict[str, Any] = {
@@ -259,7 +255,7 @@ def build_create(request: reelgate.CreateVideo, model: str) -> tuple[str, dict[s
         "duration": request.seconds,
         # A URL as given, bytes as bare base64: Kling refuses a ``data:`` prefix.
         "image": None if image is None else image.url or image.base64(),
-        "aspect_ratio": _aspect_ratio(request.size, model) if request.size and not image else None,
+        "aspect_ratio": _aspect_ratio(request.size) if request.size and not image else None,
     }
     body = {k: v for k, v in body.items() if v is not None} | extra
     if (rules := MODELS.get(model)) is not None:
