@@ -125,12 +125,13 @@ def check_url(url: str) -> None:
             "the job index URL must start with postgresql:// or postgres://"
         )
     try:
-        psycopg.conninfo.conninfo_to_dict(url)
+        params = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         # libpq's message may quote the URL, password included: never repeat it.
-        raise ConfigurationError(
-            "the job index URL is not a valid postgresql:// URL"
-        ) from None
+        raise ConfigurationError("the job index URL is not a valid postgresql:// URL") from None
+    for port in str(params.get("port") or "5432").split(","):
+        if not (port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigurationError(f"the job index URL's port {port!r} is not a port number")
 
 
 def _where(url: str) -> str:
