@@ -2,7 +2,7 @@
 A real PostgreSQL for the job index's tests, started by the suite itself.
 
 One server per test session, so each pytest-xdist worker (a session of its own) has its
-own server on its own port and directory; one fresh database per test. Without server
+own server on its own port and directory; one fresh schema per test. Without server
 binaries on the machine the tests are skipped, saying what to install.
 """
 
@@ -26,7 +26,7 @@ def _anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(name="pg_server", scope="session")
 def _pg_server() -> Iterator[LocalPostgres]:
-    """This session's PostgreSQL server, stopped and removed at the end."""
+    """The PostgreSQL server of this session (worker), stopped and removed at the end."""
     bindir = find_bindir()
     if bindir is None:
         pytest.skip(
@@ -40,10 +40,15 @@ def _pg_server() -> Iterator[LocalPostgres]:
 
 @pytest.fixture(name="pg_url")
 def _pg_url(pg_server: LocalPostgres) -> Iterator[str]:
-    """A URL (password included) to an empty database of its own."""
+    """
+    A URL (password included) to an empty schema of its own.
+
+    A schema per test, not a database: CREATE DATABASE costs a second here, a schema
+    nothing. The index's tables are unqualified, so ``search_path`` puts them there.
+    """
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(pg_server.url(), autocommit=True) as db:
-        db.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.url(name)
+        db.execute(f'CREATE SCHEMA "{name}"')
+    yield f"{pg_server.url()}?options=-csearch_path%3D{name}"
     with psycopg.connect(pg_server.url(), autocommit=True) as db:
-        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

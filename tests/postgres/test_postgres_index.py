@@ -116,9 +116,7 @@ async def test_concurrent_observers_never_regress(pg_url: str) -> None:
         async with anyio.create_task_group() as tg:
             for i in range(60):
                 replica = left if i % 2 else right
-                tg.start_soon(
-                    replica.observe, "sim", "a", _video("a", "in_progress", progress=i)
-                )
+                tg.start_soon(replica.observe, "sim", "a", _video("a", "in_progress", progress=i))
         stored = await right.get("sim", "a")
         assert stored is not None
         assert stored.video is not None

@@ -135,13 +135,12 @@ INDEX_URL_ENV = "REELGATE_INDEX_URL"
 @attrs.frozen(kw_only=True)
 class IndexConfig:
     """
-    Where the job index lives: ``kind`` is ``sqlite`` (at ``path``), ``memory`` or
-    ``postgres`` (at the URL in the environment variable ``url_env`` names, else in
-    ``REELGATE_INDEX_URL``).
+    Where the job index lives.
 
-    A relative ``path`` in a configuration file is relative to that file. A URL in the
-    environment selects ``postgres`` without ``kind`` saying so, unless ``kind`` is
-    ``memory``.
+    ``kind`` is ``sqlite`` (at ``path``), ``memory`` or ``postgres`` (at the URL in the
+    environment variable ``url_env`` names, else in ``REELGATE_INDEX_URL``). A relative
+    ``path`` in a configuration file is relative to that file. A URL in the environment
+    selects ``postgres`` without ``kind`` saying so, unless ``kind`` is ``memory``.
     """
 
     kind: str = "sqlite"
@@ -230,6 +229,35 @@ def _table(data: Mapping[str, Any], name: str, keys: Collection[str] | None) -> 
     return table
 
 
+def _index_config(data: Mapping[str, Any], source: Path | None) -> IndexConfig:
+    if "url" in _table(data, "index", None):
+        raise ConfigurationError(
+            "index.url: a database URL (and its password) is never written in the "
+            "configuration; put it in an environment variable and name it with url_env"
+        )
+    index_table = _table(data, "index", ("kind", "path", "url_env"))
+    kind = index_table.get("kind", "sqlite")
+    if kind not in ("sqlite", "memory", "postgres"):
+        raise ConfigurationError(f"index.kind must be sqlite, memory or postgres; got {kind!r}")
+    url_env = index_table.get("url_env")
+    if url_env is not None and not (
+        isinstance(url_env, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", url_env)
+    ):
+        raise ConfigurationError(
+            "index.url_env must name the environment variable holding the URL "
+            "(never the URL itself)"
+        )
+    if url_env is not None and "kind" in index_table and kind != "postgres":
+        raise ConfigurationError(f"index.url_env is for PostgreSQL, but index.kind is {kind}")
+    path = index_table.get("path")
+    if path is not None and not isinstance(path, str):
+        raise ConfigurationError(f"index.path must be a string; got {path!r}")
+    index_path = Path(path).expanduser() if path else None
+    if index_path is not None and not index_path.is_absolute() and source is not None:
+        index_path = source.parent / index_path  # beside the file, wherever reelgate runs
+    return IndexConfig(kind=kind, path=index_path, url_env=url_env)
+
+
 def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
     """
     Build a `Config` from a parsed TOML document.
@@ -260,31 +288,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
             raise
         except Exception as e:  # noqa: BLE001  # an invalid instance name, reported as config
             raise ConfigurationError(f"providers.{name}: {e}") from None
-    if "url" in (data.get("index") or {}):
-        raise ConfigurationError(
-            "index.url: a database URL (and its password) is never written in the "
-            "configuration; put it in an environment variable and name it with url_env"
-        )
-    index_table = _table(data, "index", ("kind", "path", "url_env"))
-    kind = index_table.get("kind", "sqlite")
-    if kind not in ("sqlite", "memory", "postgres"):
-        raise ConfigurationError(f"index.kind must be sqlite, memory or postgres; got {kind!r}")
-    url_env = index_table.get("url_env")
-    if url_env is not None and not (
-        isinstance(url_env, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", url_env)
-    ):
-        raise ConfigurationError(
-            "index.url_env must name the environment variable holding the URL "
-            "(never the URL itself)"
-        )
-    if url_env is not None and "kind" in index_table and kind != "postgres":
-        raise ConfigurationError(f"index.url_env is for PostgreSQL, but index.kind is {kind}")
-    path = index_table.get("path")
-    if path is not None and not isinstance(path, str):
-        raise ConfigurationError(f"index.path must be a string; got {path!r}")
-    index_path = Path(path).expanduser() if path else None
-    if index_path is not None and not index_path.is_absolute() and source is not None:
-        index_path = source.parent / index_path  # beside the file, wherever reelgate runs
+    index = _index_config(data, source)
     default_instances = _table(data, "gateway", ("default_instances",)).get(
         "default_instances", True
     )
@@ -294,7 +298,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         )
     return Config(
         instances=tuple(instances),
-        index=IndexConfig(kind=kind, path=index_path, url_env=url_env),
+        index=index,
         default_instances=default_instances,
         source=source,
     )

@@ -121,9 +121,7 @@ def check_url(url: str) -> None:
     import psycopg.conninfo  # noqa: PLC0415  # the extra may be missing: import on use
 
     if not url.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError(
-            "the job index URL must start with postgresql:// or postgres://"
-        )
+        raise ConfigurationError("the job index URL must start with postgresql:// or postgres://")
     try:
         params = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -163,12 +161,11 @@ class PostgresJobIndex:
             the login, or its schema is newer than this code.
     """
 
-    def __init__(
-        self, url: str, *, max_connections: int = 4, connect_timeout: float = 5.0
-    ) -> None:
+    def __init__(self, url: str, *, max_connections: int = 4, connect_timeout: float = 5.0) -> None:
         try:
             import psycopg  # noqa: PLC0415  # an optional extra
             import psycopg_pool  # noqa: PLC0415
+            from psycopg.types.json import Jsonb  # noqa: PLC0415
         except ImportError:
             raise ConfigurationError(
                 "a postgresql:// job index needs the postgres extra: "
@@ -176,6 +173,8 @@ class PostgresJobIndex:
             ) from None
         check_url(url)
         self._psycopg = psycopg
+        self._jsonb = Jsonb
+        self._url = url
         self._where = _where(url)
         self._timeout = connect_timeout
         self._max_connections = max_connections
@@ -221,12 +220,10 @@ class PostgresJobIndex:
     def _reason(self) -> str:
         """Why connecting failed, as libpq said it (libpq never prints the password)."""
         try:
-            with self._psycopg.connect(
-                self._pool.conninfo, connect_timeout=max(1, round(self._timeout))
-            ):
+            with self._psycopg.connect(self._url, connect_timeout=max(1, round(self._timeout))):
                 return "the pool could not connect in time"
         except self._psycopg.Error as e:
-            return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            return " ".join(line.strip() for line in str(e).splitlines()) or type(e).__name__
 
     def _migrate(self) -> None:
         with self._pool.connection() as db, db.transaction():
@@ -245,7 +242,7 @@ class PostgresJobIndex:
                 )
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 log.info("job index %s: applying schema version %d", self._where, version)
-                db.execute(_MIGRATIONS[version - 1])  # type: ignore[arg-type]  # constant SQL
+                db.execute(_MIGRATIONS[version - 1])
                 db.execute("INSERT INTO reelgate_schema (version) VALUES (%s)", (version,))
 
     async def _run(self, fn: Callable[[psycopg.Connection[tuple[Any, ...]]], T]) -> T:
@@ -300,7 +297,7 @@ class PostgresJobIndex:
         )
 
     def _json(self, value: Any) -> Any:
-        return None if value is None else self._psycopg.types.json.Jsonb(value)
+        return None if value is None else self._jsonb(value)
 
     def _video(self, video: Video | None) -> Any:
         return None if video is None else self._json(wire.video_to_dict(video))
@@ -533,13 +530,13 @@ class PostgresJobIndex:
             if current == holder:
                 # Our own insert, committed before a lost connection was retried.
                 return Claim(outcome="won")
-            if claimed is not None and claimed != fingerprint:
+            if claimed not in (None, fingerprint):
                 return Claim(outcome="mismatch")
             if state == "done":
                 return Claim(outcome="existing", record=self._by_key(db, owner, idempotency_key))
-            if state == "unknown":
-                return Claim(outcome="unknown")
-            return Claim(outcome="pending")
+            # A held claim whose lease ran out between the two statements is pending too:
+            # the caller asks again.
+            return Claim(outcome="unknown" if state == "unknown" else "pending")
 
         return await self._run(claim)
 
@@ -562,4 +559,3 @@ class PostgresJobIndex:
                 (owner or "", idempotency_key),
             )
         )
-
