@@ -1,20 +1,22 @@
 """
 A throwaway PostgreSQL server for the tests and the benchmark.
 
-It uses the machine's server binaries (``pg_config --bindir``, ``/usr/lib/postgresql/*/bin``,
-``initdb`` on PATH): ``initdb`` into a fresh temporary directory, then ``pg_ctl start`` on a
-free port of 127.0.0.1 with its unix socket inside that directory, so several servers (one
-per pytest-xdist worker) never meet. PostgreSQL refuses to run as root; as root the data
-directory is handed to the ``postgres`` user (or ``nobody``) and the binaries run as that
-user through ``runuser``.
+It uses the machine's server binaries (``$REELGATE_TEST_PG_BINDIR``, ``pg_config
+--bindir``, ``/usr/lib/postgresql/*/bin``, ``initdb`` on PATH), else those the ``pgserver``
+wheel bundles when it is installed: ``initdb`` into a fresh temporary directory, then
+``pg_ctl start`` on a free port of 127.0.0.1 with its unix socket inside that directory,
+so several servers (one per pytest-xdist worker) never meet. PostgreSQL refuses to run
+as root; as root the data directory is handed to the ``postgres`` user (or ``nobody``)
+and the binaries run as that user through ``runuser``.
 
-Connections over TCP need the superuser's password (scram), so tests can show a password
-never reaches an error message; the unix socket trusts its peers.
+Connections need the superuser's password (scram), so tests can show a password never
+reaches an error message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import pwd
 import secrets
@@ -33,6 +35,8 @@ USER = "reelgate"
 def find_bindir() -> Path | None:
     """The directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or None."""
     candidates: list[Path] = []
+    if forced := os.environ.get("REELGATE_TEST_PG_BINDIR"):
+        candidates.append(Path(forced))
     if pg_config := shutil.which("pg_config"):
         with contextlib.suppress(OSError, subprocess.CalledProcessError):
             out = subprocess.run(
@@ -42,6 +46,9 @@ def find_bindir() -> Path | None:
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     if initdb := shutil.which("initdb"):
         candidates.append(Path(initdb).resolve().parent)
+    # Where the machine has no server: the one the pgserver wheel bundles, if installed.
+    if (spec := importlib.util.find_spec("pgserver")) is not None and spec.origin:
+        candidates.append(Path(spec.origin).parent / "pginstall" / "bin")
     for bindir in candidates:
         if all((bindir / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
             return bindir
@@ -115,7 +122,7 @@ class LocalPostgres:
             USER,
             f"--pwfile={pwfile}",
             "--auth-host=scram-sha-256",
-            "--auth-local=trust",
+            "--auth-local=scram-sha-256",
             "-E",
             "UTF8",
             "--no-sync",
@@ -158,33 +165,6 @@ class LocalPostgres:
         """A ``postgresql://`` URL for a database of this server, over TCP."""
         secret = f":{quote(self.password)}" if password else ""
         return f"postgresql://{USER}{secret}@{self.host}:{self.port}/{database}"
-
-    def create_database(self, name: str) -> str:
-        """Create a database; returns its URL."""
-        self.psql(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        """Run SQL through the unix socket; returns what ``psql`` printed."""
-        return self._run(
-            str(self.bindir / "psql"),
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(self.port),
-            "-U",
-            USER,
-            "-d",
-            database,
-            "-c",
-            sql,
-        ).stdout.strip()
 
 
 def started(bindir: Path) -> LocalPostgres:

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from local_postgres import LocalPostgres
 
-from reelgate import ConfigurationError, IndexUnavailableError, Video
+from reelgate import ConfigurationError, IndexUnavailableError, InvalidRequestError, Video
 from reelgate.postgres import SCHEMA_VERSION, PostgresJobIndex
 from reelgate.store import JobIndex, JobRecord
 
@@ -126,6 +126,24 @@ async def test_concurrent_observers_never_regress(pg_url: str) -> None:
         await right.aclose()
 
 
+async def test_text_postgres_cannot_hold_is_kept_or_refused(index: PostgresJobIndex) -> None:
+    """A NUL or lone surrogate in a video's text is stored; in an id it is a 400, not a 500."""
+    odd = "a\x00b\ud800c"
+    seen = await index.observe("sim", "a", _video("a", prompt=odd), provider_state={"k": odd})
+    assert seen.prompt == odd
+    stored = await index.get("sim", "a")
+    assert stored is not None
+    assert stored.video is not None
+    assert (stored.video.prompt, stored.provider_state) == (odd, {"k": odd})
+    for native in ("a\x00", "a\ud800"):
+        with pytest.raises(InvalidRequestError) as e:
+            await index.get("sim", native)
+        assert e.value.status_code == 400
+    with pytest.raises(InvalidRequestError):
+        await index.add(_record("x", idempotency_key="k\x00"))
+    assert (await index.page("sim", limit=10, order="desc", after=None))[0][0].native_id == "a"
+
+
 # -- migrations -------------------------------------------------------------------------
 
 
@@ -152,6 +170,22 @@ def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
     assert errors == []
     versions = _sql(pg_url, "SELECT version FROM reelgate_schema ORDER BY version")
     assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+
+
+def test_a_schema_it_cannot_create_is_a_configuration_error(pg_url: str) -> None:
+    """A role that may not create tables gets a ConfigurationError saying why."""
+    schema = pg_url.rsplit("%3D", 1)[1]
+    _sql(pg_url, "CREATE ROLE reader LOGIN PASSWORD 'hunter2'")
+    try:
+        _sql(pg_url, f'GRANT USAGE ON SCHEMA "{schema}" TO reader')
+        url = "postgresql://reader:hunter2@" + pg_url.split("@", 1)[1]
+        with pytest.raises(ConfigurationError, match="cannot hold reelgate's schema") as e:
+            PostgresJobIndex(url)
+        assert "permission denied" in str(e.value)
+        assert "hunter2" not in str(e.value)
+    finally:
+        _sql(pg_url, f'REVOKE ALL ON SCHEMA "{schema}" FROM reader')
+        _sql(pg_url, "DROP ROLE reader")
 
 
 def test_a_newer_schema_is_refused(pg_url: str) -> None:

@@ -31,7 +31,7 @@ import anyio.to_thread
 import attrs
 
 from . import wire
-from .errors import ConfigurationError, IndexUnavailableError
+from .errors import ConfigurationError, IndexUnavailableError, InvalidRequestError
 from .model import Order, Video
 from .store import JobRecord, _merge, _unknown_after
 
@@ -61,8 +61,8 @@ _MIGRATIONS: tuple[str, ...] = (
         idempotency_key text,
         remixed_from text,
         deleted boolean NOT NULL DEFAULT false,
-        video jsonb,
-        provider_state jsonb,
+        video json,
+        provider_state json,
         revision bigint NOT NULL DEFAULT 0,
         UNIQUE (instance, native_id)
     );
@@ -165,7 +165,7 @@ class PostgresJobIndex:
         try:
             import psycopg  # noqa: PLC0415  # an optional extra
             import psycopg_pool  # noqa: PLC0415
-            from psycopg.types.json import Jsonb  # noqa: PLC0415
+            from psycopg.types.json import Json  # noqa: PLC0415
         except ImportError:
             raise ConfigurationError(
                 "a postgresql:// job index needs the postgres extra: "
@@ -173,7 +173,7 @@ class PostgresJobIndex:
             ) from None
         check_url(url)
         self._psycopg = psycopg
-        self._jsonb = Jsonb
+        self._json_value = Json
         self._url = url
         self._where = _where(url)
         self._timeout = connect_timeout
@@ -226,6 +226,15 @@ class PostgresJobIndex:
             return " ".join(line.strip() for line in str(e).splitlines()) or type(e).__name__
 
     def _migrate(self) -> None:
+        try:
+            self._apply_migrations()
+        except self._psycopg.Error as e:
+            reason = " ".join(line.strip() for line in str(e).splitlines())
+            raise ConfigurationError(
+                f"the job index database at {self._where} cannot hold reelgate's schema: {reason}"
+            ) from None
+
+    def _apply_migrations(self) -> None:
         with self._pool.connection() as db, db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             db.execute(
@@ -264,6 +273,13 @@ class PostgresJobIndex:
                         except self._psycopg.OperationalError as e:
                             if not db.broken or tries == self._max_connections:
                                 raise self._unavailable(e) from None
+                        except (self._psycopg.DataError, UnicodeEncodeError):
+                            # A NUL or a lone surrogate in an id or key: PostgreSQL's text
+                            # cannot hold it, so no such job can exist either.
+                            raise InvalidRequestError(
+                                "ids, keys and names cannot contain NUL characters or "
+                                "unpaired surrogates"
+                            ) from None
                 except psycopg_pool.PoolTimeout as e:
                     raise self._unavailable(e) from None
             raise AssertionError("unreachable")  # pragma: no cover
@@ -297,7 +313,7 @@ class PostgresJobIndex:
         )
 
     def _json(self, value: Any) -> Any:
-        return None if value is None else self._jsonb(value)
+        return None if value is None else self._json_value(value)
 
     def _video(self, video: Video | None) -> Any:
         return None if video is None else self._json(wire.video_to_dict(video))
