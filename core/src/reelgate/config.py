@@ -42,6 +42,7 @@ from .errors import ConfigurationError
 from .ids import check_instance_name
 
 __all__ = [
+    "INDEX_URL_ENV",
     "Config",
     "IndexConfig",
     "InstanceConfig",
