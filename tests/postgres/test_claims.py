@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from reelgate.postgres import Claim, PostgresJobIndex
-from reelgate.store import JobRecord
+from reelgate.postgres import Claim, PostgresJobIndex, SupportsClaims
+from reelgate.store import JobRecord, MemoryJobIndex
 
 pytestmark = pytest.mark.anyio
 
@@ -26,6 +26,12 @@ def _record(native: str, key: str, owner: str | None = "alice") -> JobRecord:
     return JobRecord(
         instance="sim", native_id=native, created_at=1000.0, owner=owner, idempotency_key=key
     )
+
+
+async def test_the_index_supports_claims(index: PostgresJobIndex) -> None:
+    """PostgresJobIndex follows the claims protocol, and the other indexes do not (yet)."""
+    assert isinstance(index, SupportsClaims)
+    assert not isinstance(MemoryJobIndex(), SupportsClaims)
 
 
 async def test_the_winner_creates_and_the_others_find_its_job(index: PostgresJobIndex) -> None:

@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import anyio.to_thread
 import attrs
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
 
-__all__ = ["SCHEMA_VERSION", "Claim", "PostgresJobIndex", "check_url"]
+__all__ = ["SCHEMA_VERSION", "Claim", "PostgresJobIndex", "SupportsClaims", "check_url"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -109,6 +109,32 @@ class Claim:
 
     outcome: Literal["won", "existing", "pending", "mismatch", "unknown"]
     record: JobRecord | None = None
+
+
+@runtime_checkable
+class SupportsClaims(Protocol):
+    """
+    A job index that claims idempotency keys before the create they name is sent.
+
+    The protocol every index that offers claims follows (`PostgresJobIndex` first). A
+    won claim ends in exactly one of: `JobIndex.add` of the created job with the key
+    (the claim is complete), `release` (nothing was sent), `mark_unknown` (the create's
+    outcome is unknown).
+    """
+
+    async def claim(
+        self, owner: str | None, idempotency_key: str, fingerprint: str, *, lease: float
+    ) -> Claim:
+        """Claim the key; see `PostgresJobIndex.claim`."""
+        ...
+
+    async def release(self, owner: str | None, idempotency_key: str) -> None:
+        """Give a held claim back."""
+        ...
+
+    async def mark_unknown(self, owner: str | None, idempotency_key: str) -> None:
+        """Record that a held claim's create may or may not have reached the provider."""
+        ...
 
 
 def check_url(url: str) -> None:
