@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
+from reelgate import Video
 from reelgate.postgres import Claim, PostgresJobIndex, SupportsClaims
 from reelgate.store import JobRecord, MemoryJobIndex
 
@@ -41,6 +42,19 @@ async def test_the_winner_creates_and_the_others_find_its_job(index: PostgresJob
     stored = await index.add(_record("job-1", "k"))
     again = await index.claim("alice", "k", "f1", lease=30)
     assert again == Claim(outcome="existing", record=stored)
+
+
+async def test_a_job_a_poll_recorded_first_still_completes_the_claim(
+    index: PostgresJobIndex,
+) -> None:
+    """A list on another replica may record the new job before its creator does."""
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "won"
+    await index.observe("sim", "job-1", Video(id="job-1:sim", status="queued"))
+    stored = await index.add(_record("job-1", "k"))
+    claimed = await index.claim("alice", "k", "f", lease=30)
+    assert claimed.outcome == "existing"
+    assert claimed.record == stored
+    assert claimed.record.video is not None
 
 
 async def test_keys_are_per_owner(index: PostgresJobIndex) -> None:

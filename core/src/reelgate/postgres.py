@@ -81,6 +81,8 @@ _MIGRATIONS: tuple[str, ...] = (
         holder uuid,
         state text NOT NULL CHECK (state IN ('held', 'unknown', 'done')),
         expires_at timestamptz,
+        instance text,
+        native_id text,
         PRIMARY KEY (owner, idempotency_key)
     );
     """,
@@ -93,6 +95,8 @@ _COLUMNS = (
     "seq, instance, native_id, created_at, key_name, owner, idempotency_key, remixed_from, "
     "deleted, video, provider_state"
 )
+
+_JOINED = ", ".join(f"j.{column.strip()}" for column in _COLUMNS.split(","))
 
 
 @attrs.frozen(kw_only=True)
@@ -399,23 +403,34 @@ class PostgresJobIndex:
                     f"{self._INSERT} ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
                     self._values(record),
                 ).fetchone()
-                if row is not None and record.idempotency_key is not None:
-                    # The job is recorded: its key's claim (if any) is complete, and a
-                    # key used without a claim is marked used all the same.
+                if row is not None:
+                    stored = self._record(row)
+                elif (known := self._get(db, record.instance, record.native_id)) is not None:
+                    stored = known[0]
+                else:
+                    assert record.idempotency_key is not None  # noqa: S101  # the other key
+                    first = self._by_key(db, record.owner, record.idempotency_key)
+                    assert first is not None  # noqa: S101  # rows are never removed
+                    stored = first
+                if record.idempotency_key is not None:
+                    # The key's claim (if any) is complete and names the job, even one a
+                    # poll recorded first without the key; a key used without a claim is
+                    # marked used all the same.
                     db.execute(
-                        "INSERT INTO reelgate_claims (owner, idempotency_key, state) "
-                        "VALUES (%s, %s, 'done') ON CONFLICT (owner, idempotency_key) "
-                        "DO UPDATE SET state = 'done', holder = NULL, expires_at = NULL",
-                        (record.owner or "", record.idempotency_key),
+                        "INSERT INTO reelgate_claims AS c "
+                        "(owner, idempotency_key, state, instance, native_id) "
+                        "VALUES (%s, %s, 'done', %s, %s) ON CONFLICT (owner, idempotency_key) "
+                        "DO UPDATE SET state = 'done', holder = NULL, expires_at = NULL, "
+                        "instance = EXCLUDED.instance, native_id = EXCLUDED.native_id "
+                        "WHERE c.state <> 'done'",
+                        (
+                            record.owner or "",
+                            record.idempotency_key,
+                            stored.instance,
+                            stored.native_id,
+                        ),
                     )
-            if row is not None:
-                return self._record(row)
-            if (known := self._get(db, record.instance, record.native_id)) is not None:
-                return known[0]
-            assert record.idempotency_key is not None  # noqa: S101  # the other unique key
-            first = self._by_key(db, record.owner, record.idempotency_key)
-            assert first is not None  # noqa: S101  # rows are never removed
-            return first
+            return stored
 
         return await self._run(add)
 
@@ -574,20 +589,23 @@ class PostgresJobIndex:
             if won is not None:
                 return Claim(outcome="won")
             row = db.execute(
-                "SELECT state, fingerprint, holder FROM reelgate_claims "
-                "WHERE owner = %s AND idempotency_key = %s",
+                f"SELECT c.state, c.fingerprint, c.holder, {_JOINED} FROM reelgate_claims c "  # noqa: S608  # constant columns
+                "LEFT JOIN reelgate_jobs j "
+                "ON (j.instance, j.native_id) = (c.instance, c.native_id) "
+                "WHERE c.owner = %s AND c.idempotency_key = %s",
                 (owner or "", idempotency_key),
             ).fetchone()
             if row is None:  # pragma: no cover  # claims are never removed but by release
                 return Claim(outcome="pending")
-            state, claimed, current = row
+            state, claimed, current = row[:3]
             if current == holder:
                 # Our own insert, committed before a lost connection was retried.
                 return Claim(outcome="won")
             if claimed not in (None, fingerprint):
                 return Claim(outcome="mismatch")
             if state == "done":
-                return Claim(outcome="existing", record=self._by_key(db, owner, idempotency_key))
+                job = self._record(row[3:]) if row[3] is not None else None
+                return Claim(outcome="existing", record=job)
             # A held claim whose lease ran out between the two statements is pending too:
             # the caller asks again.
             return Claim(outcome="unknown" if state == "unknown" else "pending")
