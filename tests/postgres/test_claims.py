@@ -57,6 +57,13 @@ async def test_a_job_a_poll_recorded_first_still_completes_the_claim(
     assert claimed.record.video is not None
 
 
+async def test_a_lease_is_positive(index: PostgresJobIndex) -> None:
+    """A claim without a positive lease is a programming error."""
+    for lease in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="lease must be"):
+            await index.claim("alice", "k", "f", lease=lease)
+
+
 async def test_keys_are_per_owner(index: PostgresJobIndex) -> None:
     """One key claimed by two owners (and by no owner) is three claims."""
     outcomes = [

@@ -570,7 +570,12 @@ class PostgresJobIndex:
 
         Returns:
             See `Claim`.
+
+        Raises:
+            ValueError: `lease` is not positive.
         """
+        if not lease > 0:
+            raise ValueError(f"lease must be a positive number of seconds; got {lease!r}")
         holder = uuid.uuid4()
 
         def claim(db: psycopg.Connection[tuple[Any, ...]]) -> Claim:
