@@ -59,7 +59,7 @@ def _video(native: str, status: str = "queued", **kwargs: object) -> Video:
 
 def _sql(url: str, query: str, *args: object) -> list[tuple[object, ...]]:
     with psycopg.connect(url, autocommit=True) as db:
-        cursor = db.execute(query, args or None)  # type: ignore[arg-type]
+        cursor = db.execute(query, args or None)
         return cursor.fetchall() if cursor.description else []
 
 

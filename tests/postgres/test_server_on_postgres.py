@@ -7,6 +7,7 @@ import time
 import httpx2
 import pytest
 from local_postgres import LocalPostgres
+from starlette.applications import Starlette
 
 from reelgate import Gateway
 from reelgate.config import Config, InstanceConfig
@@ -17,7 +18,7 @@ from reelgate.server import create_app
 KEY = "sk-server-key-PG-0123456789"
 
 
-def _server_app(url: str) -> object:
+def _server_app(url: str) -> Starlette:
     config = Config(
         instances=(InstanceConfig(name="sim", type="sim", settings={"duration": 0}),),
         default_instances=False,
