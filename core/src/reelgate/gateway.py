@@ -140,14 +140,19 @@ class Gateway:
         Build a gateway from ``reelgate.toml`` (or `path`) and the environment.
 
         The job index is the one the configuration names (default: SQLite under the
-        user's state directory).
+        user's state directory; PostgreSQL when ``REELGATE_INDEX_URL`` or the variable
+        ``[index] url_env`` names holds a ``postgresql://`` URL).
 
         Raises:
             ConfigurationError: The configuration is invalid.
         """
         config = path if isinstance(path, Config) else load_config(path)
         if index is None:
-            if config.index.kind == "memory":
+            if (url := config.index.url()) is not None:
+                from .postgres import PostgresJobIndex  # noqa: PLC0415  # an optional extra
+
+                index = PostgresJobIndex(url)
+            elif config.index.kind == "memory":
                 index = MemoryJobIndex()
             else:
                 from .store import SQLiteJobIndex  # noqa: PLC0415
