@@ -435,3 +435,29 @@ async def test_the_key_never_goes_to_the_cdn_over_loopback() -> None:
     assert len(cdn) == 1
     assert cdn[0].headers["host"].startswith("localhost:")
     assert "authorization" not in cdn[0].headers
+
+
+async def test_gateway_hands_the_file_id_back_to_downloads(
+    gateway: Gateway, emulator: MinimaxEmulator, clock: Clock
+) -> None:
+    """The gateway keeps the file id a poll found: the download skips the task query."""
+    video = await _create(gateway)
+    clock.advance(JOB_SECONDS)
+    done = await gateway.retrieve(video.id)
+    assert done.provider_state is None  # kept in the index, never shown to callers
+    emulator.faults.seen.clear()
+    async with gateway.download(video.id) as stream:
+        async for _ in stream:
+            pass
+    paths = [r.path for r in emulator.faults.seen]
+    assert paths[0] == "/v1/files/retrieve"
+    assert len(paths) == 2
+
+
+async def test_delete_forgets_the_job_and_keeps_it_upstream(gateway: Gateway) -> None:
+    """MiniMax cannot delete or cancel: the gateway drops the job, upstream is kept."""
+    video = await _create(gateway)
+    deleted = await gateway.delete(video.id)
+    assert deleted.upstream == "kept"
+    with pytest.raises(NotFoundError):
+        await gateway.retrieve(video.id)
