@@ -65,6 +65,12 @@ def test_seedance_2_parameters_are_body_fields() -> None:
     assert body["generate_audio"] is True
 
 
+def test_duration_minus_one_lets_the_model_choose() -> None:
+    """``extra_params={"duration": -1}`` passes the table: Seedance 2.0 picks the length."""
+    body = _body("dreamina-seedance-2-0-260128", extra_params={"duration": -1})
+    assert body["duration"] == -1
+
+
 def test_unknown_models_send_fields_unchecked() -> None:
     """A model the table does not know gets body fields and no checks."""
     body = _body("seedance-9-0-ultra", seconds="30", size="1080x1920")

@@ -165,7 +165,7 @@ def _problem(
         return f"{model} takes no image; use an i2v or pro model", "input_reference"
     if resolution and resolution not in rules.resolutions:
         return f"{model} renders {', '.join(rules.resolutions)}; not {resolution}", "size"
-    if duration is not None and not low <= duration <= high:
+    if duration is not None and duration != -1 and not low <= duration <= high:  # -1: "choose"
         return f"{model} makes videos of {low} to {high} seconds; not {duration}", "seconds"
     return None
 
