@@ -461,3 +461,19 @@ async def test_delete_forgets_the_job_and_keeps_it_upstream(gateway: Gateway) ->
     assert deleted.upstream == "kept"
     with pytest.raises(NotFoundError):
         await gateway.retrieve(video.id)
+
+
+@pytest.mark.parametrize(
+    ("model", "seconds", "expected"),
+    [("T2V-01", None, "6"), ("MiniMax-Hailuo-02", "10", "10"), ("S2V-01", None, None)],
+)
+async def test_created_job_reports_only_known_seconds(
+    model: str, seconds: str | None, expected: str | None
+) -> None:
+    """A create reports the duration sent, or the model's default; never a guess."""
+    body = {"task_id": "7", "base_resp": {"status_code": 0, "status_msg": "success"}}
+    provider = provider_on(answering(body))
+    request = reelgate.CreateVideo(model=f"{INSTANCE}/{model}", prompt="a boat", seconds=seconds)
+    video = await provider.create(request, call=make_call("create", model))
+    assert video.seconds == expected
+    await provider.upstream.client.aclose()

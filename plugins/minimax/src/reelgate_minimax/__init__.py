@@ -255,11 +255,10 @@ class MinimaxProvider:
     ) -> dict[str, Any]:
         body = await self.upstream.json(method, path, call=call, idempotent=idempotent, **kwargs)
         if not isinstance(body, dict):
-            raise ProviderError(
-                f"MiniMax answered {path} with a {type(body).__name__}, not an object",
-                call=call,
-                upstream=True,
-            )
+            raise ProviderError(f"MiniMax answered {path} with no object", call=call, upstream=True)
+        # A Fail task's base_resp is why the job failed, not a refusal of the query.
+        if body.get("status") != "Fail" and (error := base_resp_error(body, call=call)):
+            raise error
         return body
 
     async def create(self, request: reelgate.CreateVideo, *, call: reelgate.Call) -> reelgate.Video:
@@ -268,22 +267,14 @@ class MinimaxProvider:
         body = await self._call(
             "POST", "/video_generation", call=call, idempotent=False, json=payload
         )
-        if (error := base_resp_error(body, call=call)) is not None:
-            raise error
-        task_id = body.get("task_id")
-        if not task_id:
-            raise ProviderError(
-                "MiniMax accepted the task but sent no task_id",
-                call=call,
-                upstream=True,
-                ambiguous=True,
-            )
+        if not (task_id := body.get("task_id")):
+            raise ProviderError("MiniMax sent no task_id", call=call, upstream=True, ambiguous=True)
         return reelgate.Video(
             id=str(task_id),
             status=VideoStatus.QUEUED,
             model=call.model,
             prompt=request.prompt,
-            seconds=str(payload.get("duration", 6)),
+            seconds=_seconds(payload, MODELS.get(str(call.model))),
             size=request.size,
         )
 
@@ -297,8 +288,6 @@ class MinimaxProvider:
             params={"task_id": video_id},
         )
         raw = body.get("status")
-        if raw != "Fail" and (error := base_resp_error(body, call=call)) is not None:
-            raise error
         status = upstream_status(raw, _STATUSES, call=call)
         metadata: dict[str, Any] = {"status": raw}
         state: dict[str, Any] | None = None
@@ -306,9 +295,7 @@ class MinimaxProvider:
         if status is VideoStatus.COMPLETED:
             if not body.get("file_id"):
                 raise ProviderError(
-                    f"MiniMax reports task {video_id} done but names no file",
-                    call=call,
-                    upstream=True,
+                    f"MiniMax names no file for {video_id}", call=call, upstream=True
                 )
             state = {"file_id": str(body["file_id"])}
             metadata["file_id"] = state["file_id"]
@@ -345,8 +332,6 @@ class MinimaxProvider:
         body = await self._call(
             "GET", "/files/retrieve", call=call, idempotent=True, params={"file_id": file_id}
         )
-        if (error := base_resp_error(body, call=call)) is not None:
-            raise error
         file = body.get("file")
         url = file.get("download_url") if isinstance(file, dict) else None
         if not url:
@@ -366,6 +351,13 @@ def _base_resp(body: Mapping[str, Any]) -> tuple[Any, Any]:
         if isinstance(resp, dict)
         else (None, None)
     )
+
+
+def _seconds(payload: Mapping[str, Any], rules: ModelRules | None) -> str | None:
+    """The duration sent, else the model's default (unknown for a model not in the table)."""
+    if "duration" in payload:
+        return str(payload["duration"])
+    return str(rules.durations[0]) if rules else None
 
 
 def _failure(body: Mapping[str, Any]) -> VideoError:
