@@ -6,18 +6,20 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio
 import httpx2
 import pytest
 from bytedance_support import INSTANCE, JOB_SECONDS, KEY, START, Clock, make_call
 
 import reelgate
 import reelgate_bytedance
+from reelgate.emulation import serve
 from reelgate.errors import InvalidRequestError, NotFoundError, VideoNotReadyError
 from reelgate.gateway import Gateway
 from reelgate.http import Reply, Upstream, make_client
 from reelgate.ids import VideoId
 from reelgate.model import VideoStatus
-from reelgate_bytedance.emulator import BytedanceEmulator, asset_host
+from reelgate_bytedance.emulator import BytedanceEmulator, asset_host, create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -382,3 +384,43 @@ def test_settings_default_to_byteplus_and_its_environment() -> None:
     assert spec.env == {"base_url": "ARK_BASE_URL"}
     default = reelgate_bytedance.BytedanceSettings().base_url
     assert default == "https://ark.ap-southeast.bytepluses.com/api/v3"
+
+
+async def test_no_key_goes_to_the_bucket_over_loopback() -> None:
+    """Over real HTTP the bucket is ``localhost`` beside the API's ``127.0.0.1``: no key there."""
+    emulator = create_app(job_seconds=0.05)
+    with serve(emulator) as url:
+        upstream = Upstream(make_client(), f"{url}/api/v3", INSTANCE)
+        provider = reelgate_bytedance.BytedanceProvider(upstream)
+        try:
+            request = reelgate.CreateVideo(model=f"{INSTANCE}/{PRO}", prompt="a boat")
+            created = await provider.create(request, call=make_call("create", PRO))
+            await anyio.sleep(0.1)
+            emulator.faults.seen.clear()
+            call = make_call("download")
+            async with provider.download(created.id, reelgate.Variant.VIDEO, call=call):
+                pass
+        finally:
+            await upstream.client.aclose()
+    api, asset = emulator.faults.seen
+    assert api.headers["host"].startswith("127.0.0.1:")
+    assert asset.headers["host"].startswith("localhost:")
+    assert "authorization" not in asset.headers
+
+
+async def test_emulator_reads_short_text_flags(emulator: BytedanceEmulator) -> None:
+    """The emulator reads ``--rs``, ``--rt`` and ``--dur`` as Ark's text commands do."""
+    transport = httpx2.ASGITransport(app=emulator)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://e.test") as client:
+        text = {"type": "text", "text": "a boat --rs 480p --rt 9:16 --dur 6 --cf true"}
+        body = {"model": PRO, "content": [text], "seed": 3}
+        headers = {"Authorization": "Bearer k"}
+        reply = await client.post("/api/v3/contents/generations/tasks", json=body, headers=headers)
+    params = emulator.tasks[reply.json()["id"]].params
+    assert params == {
+        "resolution": "480p",
+        "ratio": "9:16",
+        "duration": "6",
+        "camerafixed": "true",
+        "seed": 3,
+    }
