@@ -35,6 +35,7 @@ from ..gateway import Gateway
 from .app import build_app
 from .auth import KEYS_ENV, ServerKeys, keys_from_environment
 from .bodies import DEFAULT_MAX_BODY_BYTES
+from .limits import UVICORN_LIMITS
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -63,6 +64,7 @@ def create_app(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     close_gateway: bool = False,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """
     The ASGI app (a Starlette application) serving `gateway`.
@@ -75,6 +77,10 @@ def create_app(
             means no authentication.
         max_body_bytes: Request bodies larger than this are refused with a 400.
         close_gateway: Close `gateway` when the app's lifespan ends.
+        allowed_hosts: Without keys, the app answers only requests whose ``Host`` is
+            127.0.0.1, localhost, [::1], one of these or one of the gateway's
+            ``[server] allowed_hosts``, and refuses cross-site requests (see
+            `reelgate.server.guard`).
 
     Returns:
         The Starlette application.
@@ -90,6 +96,7 @@ def create_app(
         keys=_server_keys(keys),
         max_body_bytes=max_body_bytes,
         close_gateway=close_gateway,
+        allowed_hosts=(*gateway.config.server.allowed_hosts, *allowed_hosts),
     )
 
 
@@ -111,6 +118,7 @@ def run(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
+    allowed_hosts: Iterable[str] = (),
 ) -> None:
     """
     Serve a gateway under uvicorn until interrupted: what ``reelgate serve`` runs.
@@ -125,6 +133,7 @@ def run(
         keys: As for `create_app`; None reads ``REELGATE_SERVER_KEYS``.
         max_body_bytes: Request bodies larger than this are refused with a 400.
         log_level: uvicorn's log level.
+        allowed_hosts: More ``Host`` names a server without keys answers to (``--allow-host``).
 
     Raises:
         ConfigurationError: No keys are configured and `host` is not a loopback address,
@@ -148,11 +157,11 @@ def run(
         names = ", ".join(server_keys.names)
         sys.stderr.write(f"reelgate: {len(server_keys.names)} server key(s): {names}\n")
     gateway = Gateway.from_config(config_path)
-    app = create_app(gateway, keys=server_keys, max_body_bytes=max_body_bytes, close_gateway=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=10,
+    app = create_app(
+        gateway,
+        keys=server_keys,
+        max_body_bytes=max_body_bytes,
+        close_gateway=True,
+        allowed_hosts=(host, *allowed_hosts),
     )
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **UVICORN_LIMITS)
