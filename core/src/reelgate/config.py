@@ -186,12 +186,14 @@ class ServerConfig:
             link-local addresses (refused by default).
         max_concurrent_creates: Creates one key may have in flight at once.
         max_concurrent_downloads: Downloads one key may stream at once.
+        header_timeout: Seconds a connection has to send a whole request head.
     """
 
     allowed_hosts: tuple[str, ...] = ()
     allow_private_urls: bool = False
     max_concurrent_creates: int = 16
     max_concurrent_downloads: int = 8
+    header_timeout: float = 10.0
 
 
 @attrs.frozen(kw_only=True)
@@ -296,8 +298,14 @@ def _server_config(data: Mapping[str, Any]) -> ServerConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"server.{name} must be a positive integer")
             limits[name] = value
+    timeout = table.get("header_timeout", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+        raise ConfigurationError("server.header_timeout must be a number of seconds (0 to 600]")
     return ServerConfig(
-        allowed_hosts=tuple(h.strip() for h in hosts), allow_private_urls=private, **limits
+        allowed_hosts=tuple(h.strip() for h in hosts),
+        allow_private_urls=private,
+        header_timeout=float(timeout),
+        **limits,
     )
 
 

@@ -45,6 +45,7 @@ from .errors import (
 from .ids import VideoId
 from .instances import ProviderInstance, build_instances
 from .model import (
+    MAX_PROMPT_CHARS,
     CreateVideo,
     Deleted,
     ListQuery,
@@ -82,8 +83,9 @@ T = TypeVar("T")
 _WRITE_BUFFER = 1024 * 1024
 #: The shortest pause between polls, whatever a provider hints.
 _MIN_POLL = 0.01
-#: How many unfinished jobs of an index-backed page are polled at once, and for how long.
+#: How many unfinished jobs of an index-backed page are polled at once, at most, and how long.
 _REFRESH_CONCURRENCY = 8
+_REFRESH_MOST = 20
 _REFRESH_DEADLINE = 5.0
 
 
@@ -528,10 +530,13 @@ class Gateway:
         """
         Poll the unfinished jobs of an index-backed page, so it shows their state now.
 
-        Polls run a few at a time within a short deadline; a job that cannot be polled in
-        time (or at all) keeps the last state seen.
+        Polls run a few at a time within a short deadline, for the first `_REFRESH_MOST`
+        unfinished jobs; a job that cannot be polled in time (or at all) keeps the last
+        state seen.
         """
-        unfinished = [i for i, video in enumerate(videos) if not video.done]
+        # At most _REFRESH_MOST polls a page, however long: a list is no way to make the
+        # server poll a provider a hundred times per request.
+        unfinished = [i for i, video in enumerate(videos) if not video.done][:_REFRESH_MOST]
         if not unfinished or "retrieve" not in instance.capabilities:
             return tuple(videos)
         fresh: dict[int, Video] = {}
@@ -688,6 +693,12 @@ class Gateway:
         if not prompt.strip():
             raise InvalidRequestError(
                 "prompt is required", param="prompt", request_type=Operation.REMIX.request_type
+            )
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise InvalidRequestError(
+                f"prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are accepted",
+                param="prompt",
+                request_type=Operation.REMIX.request_type,
             )
         vid, instance, record = await self._job(video_id, owner, Operation.REMIX)
         provider: SupportsRemix = self._provider(instance, Operation.REMIX)

@@ -35,7 +35,7 @@ from ..gateway import Gateway
 from .app import build_app
 from .auth import KEYS_ENV, ServerKeys, keys_from_environment
 from .bodies import DEFAULT_MAX_BODY_BYTES
-from .limits import UVICORN_LIMITS
+from .limits import uvicorn_limits
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -164,4 +164,5 @@ def run(
         close_gateway=True,
         allowed_hosts=(host, *allowed_hosts),
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, **UVICORN_LIMITS)
+    limits = uvicorn_limits(gateway.config.server.header_timeout)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **limits)

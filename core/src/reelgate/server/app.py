@@ -54,7 +54,8 @@ _EXTENSIONS = {"video/mp4": "mp4", "image/webp": "webp", "image/jpeg": "jpg", "i
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    # "replace": text a provider sent that is no valid Unicode must not make a read fail.
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(errors="replace")
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 

@@ -8,6 +8,7 @@ parameters and headers are checked before anything is sent to a provider.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
@@ -103,7 +104,24 @@ def json_object(body: bytes, *, what: str = "request body") -> dict[str, Any]:
         raise InvalidRequestError(f"{what} is nested too deeply", code="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidRequestError(f"{what} must be a JSON object", code="invalid_json")
+    if _SURROGATE_ESCAPE.search(body) is not None:
+        _encodable(data, what)
     return data
+
+
+# A JSON escape of a UTF-16 surrogate: only then can parsed text hold one on its own.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _encodable(data: Any, what: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (a lone surrogate) before it is stored."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidRequestError(
+            f"{what} holds text that is not valid Unicode (a lone surrogate escape)",
+            code="invalid_json",
+        ) from None
 
 
 def _unsupported_type(request: Request, accepted: str) -> InvalidRequestError:

@@ -21,7 +21,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import RateLimitError
 
-__all__ = ["HEADER_TIMEOUT", "UVICORN_LIMITS", "HeaderTimeoutH11Protocol", "KeyLimits"]
+__all__ = ["HEADER_TIMEOUT", "HeaderTimeoutH11Protocol", "KeyLimits", "uvicorn_limits"]
 
 #: Seconds a connection has to send a whole request head.
 HEADER_TIMEOUT = 10.0
@@ -69,14 +69,18 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self.transport.close()  # quietly: one log line per slow client would be a flood
 
 
-#: The uvicorn settings ``reelgate serve`` runs with.
-UVICORN_LIMITS: dict[str, Any] = {
-    "http": HeaderTimeoutH11Protocol,
-    "timeout_keep_alive": 5,
-    "h11_max_incomplete_event_size": 16 * 1024,
-    "backlog": 2048,
-    "timeout_graceful_shutdown": 10,
-}
+def uvicorn_limits(header_timeout: float = HEADER_TIMEOUT) -> dict[str, Any]:
+    """The uvicorn settings ``reelgate serve`` runs with."""
+    protocol = type(
+        "HeaderTimeoutH11Protocol", (HeaderTimeoutH11Protocol,), {"header_timeout": header_timeout}
+    )
+    return {
+        "http": protocol,
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 16 * 1024,
+        "backlog": 2048,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 @attrs.define
