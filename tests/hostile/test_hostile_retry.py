@@ -14,9 +14,9 @@ import httpx2
 import openai
 import pytest
 from hostile_support import SIM, Served, reelgate_serve, wire_error
-from reelgate_openai.emulator import create_app as openai_emulator
 
 from reelgate.emulation import Fault, Faults, serve
+from reelgate_openai.emulator import create_app as openai_emulator
 
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
 
@@ -100,11 +100,13 @@ class TestShouldRetry:
         ).json()
         seen: list[httpx2.Request] = []
         http = httpx2.Client(event_hooks={"request": [seen.append]})
-        with openai.OpenAI(
-            base_url=f"{served.url}/openai/v1", api_key="unused", http_client=http
-        ) as sdk:
-            with pytest.raises(openai.ConflictError):
-                sdk.videos.download_content(created["id"])
+        with (
+            openai.OpenAI(
+                base_url=f"{served.url}/openai/v1", api_key="unused", http_client=http
+            ) as sdk,
+            pytest.raises(openai.ConflictError),
+        ):
+            sdk.videos.download_content(created["id"])
         assert len(seen) == 1
 
 
