@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,24 @@ async def test_download_to_is_atomic(make_gateway, fake, fake_spec, tmp_path: Pa
         await gateway.download_to(video.id, fresh)
     assert not fresh.exists()
     assert _listing(tmp_path) == ["keep.mp4"]
+
+
+async def test_download_to_leaves_one_partial_name_per_target(
+    make_gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partial left by a killed process is the one name the next attempt overwrites."""
+    gateway = make_gateway()
+    video = await gateway.create(CreateVideo(model="sim/sim-1", prompt="p"))
+    target = tmp_path / "out.mp4"
+    leftover = tmp_path / ".out.mp4.part"
+    leftover.write_bytes(b"x" * 10_000_000)  # what kill -9 mid-download leaves
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    await gateway.download_to(video.id, target)
+    assert target.read_bytes() == media(Variant.VIDEO)
+    assert _listing(tmp_path) == ["out.mp4"]
+    assert len(synced) == (2 if hasattr(os, "O_DIRECTORY") else 1)  # the file, the directory
 
 
 async def test_download_to_refuses_bad_variants_first(make_gateway, tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -606,7 +605,10 @@ class Gateway:
         """
         Download a finished job's asset to `path` atomically.
 
-        The bytes go to a temporary file beside it, renamed into place once complete.
+        The bytes go to ``.<name>.part`` beside it (one partial name per target, so an
+        interrupted download leaves at most one, overwritten by the next attempt), which
+        is flushed to disk and renamed into place once complete; the directory is synced
+        after the rename, so a crash leaves either the old file or the whole new one.
 
         Args:
             video_id: The job.
@@ -619,7 +621,7 @@ class Gateway:
             The path written.
         """
         target = Path(path)
-        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        partial = target.with_name(f".{target.name}.part")
         try:
             async with (
                 self.download(video_id, variant, owner=owner) as stream,
@@ -638,7 +640,10 @@ class Gateway:
                         on_progress(stream.received, stream.content_length)
                 if pending:
                     await out.write(b"".join(pending))
+                await out.flush()
+                await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
             await anyio.Path(partial).replace(target)
+            await anyio.to_thread.run_sync(_sync_directory, target.parent)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await anyio.Path(partial).unlink(missing_ok=True)
@@ -728,6 +733,17 @@ def _state(video: Video) -> dict[str, Any] | None:
 def _finished(record: JobRecord | None) -> bool:
     """Whether the index saw the job finish (then there is nothing left to cancel)."""
     return record is not None and record.video is not None and record.video.done
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush a directory's entries (a rename) to disk, where the platform allows it."""
+    if not hasattr(os, "O_DIRECTORY"):  # Windows: directories cannot be opened
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _record_video(record: JobRecord) -> Video:
