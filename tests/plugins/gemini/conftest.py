@@ -11,6 +11,7 @@ import reelgate_gemini
 from reelgate import Gateway
 from reelgate.config import Config, InstanceConfig
 from reelgate.http import emulator_transport, make_client
+from reelgate.outbound import ALLOW_PRIVATE_ENV
 from reelgate.plugins import Plugins
 from reelgate.store import MemoryJobIndex
 from reelgate_gemini.emulator import GoogleEmulator, create_app
@@ -44,6 +45,8 @@ async def _connect(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Connect]:
     opened: list[tuple[Gateway, Any]] = []
     monkeypatch.setenv("REELGATE_GEMINI_TEST_KEY", KEY)
     monkeypatch.setenv("REELGATE_GEMINI_OTHER_KEY", OTHER_KEY)
+    # The image host (images.test) is in-process: nothing to resolve, nothing private.
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")
     for name in (
         "GEMINI_API_KEY",
         "GOOGLE_API_KEY",

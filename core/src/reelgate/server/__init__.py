@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 
 from starlette.applications import Starlette
 
+from .. import outbound
 from ..config import Secret
 from ..errors import ConfigurationError
 from ..gateway import Gateway
@@ -157,6 +158,7 @@ def run(
         names = ", ".join(server_keys.names)
         sys.stderr.write(f"reelgate: {len(server_keys.names)} server key(s): {names}\n")
     gateway = Gateway.from_config(config_path)
+    outbound.allow_private_urls(gateway.config.server.allow_private_urls)
     app = create_app(
         gateway,
         keys=server_keys,
