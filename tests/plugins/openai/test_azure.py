@@ -1,4 +1,4 @@
-"""How the azure type authenticates and addresses Azure OpenAI's v1 API, on the emulator's azure mode."""
+"""How the azure type authenticates and addresses Azure OpenAI's v1 API, on the emulator."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 import reelgate_openai
 from reelgate import (
     AuthenticationError,
+    ConfigurationError,
     CreateVideo,
     Gateway,
     InvalidRequestError,
@@ -197,16 +198,23 @@ async def test_the_endpoint_comes_from_the_environment(
     assert (await gateway.wait(video.id, timeout=10)).status is VideoStatus.COMPLETED
 
 
-def test_without_an_endpoint_the_instance_is_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An azure instance with no endpoint is reported, naming AZURE_OPENAI_ENDPOINT."""
+async def test_without_an_endpoint_the_first_request_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An azure instance with no endpoint builds, and refuses to work, naming the variable."""
     monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
     plugins = Plugins()
     plugins.register(reelgate_openai, name="openai")
     config = Config(
-        instances=(InstanceConfig(name="foundry", type="azure"),), default_instances=False
+        instances=(InstanceConfig(name="foundry", type="azure", key_env=(KEY_ENV,)),),
+        default_instances=False,
     )
+    monkeypatch.setenv(KEY_ENV, KEY)
     gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex())
-    assert "AZURE_OPENAI_ENDPOINT" in gateway.problems["foundry"]
+    assert not gateway.problems
+    with pytest.raises(ConfigurationError, match="AZURE_OPENAI_ENDPOINT"):
+        await gateway.create(CreateVideo(model="foundry/sora-2", prompt="a paper boat"))
+    await gateway.aclose()
 
 
 def test_a_token_provider_must_be_callable() -> None:

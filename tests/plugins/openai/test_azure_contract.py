@@ -1,4 +1,4 @@
-"""The azure type of the openai plugin passes the provider contract against the emulator's azure mode."""
+"""The azure type passes the provider contract against the emulator's azure mode."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ __all__ = [
 TokenProvider = Callable[[], str | Awaitable[str]]
 
 #: The name of the `Secret` that holds a token from a token provider.
-ENTRA_TOKEN = "entra-token"
+ENTRA_TOKEN = "entra-token"  # noqa: S105  # a name, not a secret
 
 #: What Sora 2 renders on Azure (Microsoft's "Video generation with Sora 2" concepts page):
 #: 4, 8 or 12 seconds, portrait or landscape 720p. Deployment names other than the model's
@@ -116,6 +116,12 @@ class AzureUpstream(Upstream):
     token_provider: TokenProvider | None = attrs.field(default=None, repr=False)
 
     async def _authorized(self, call: reelgate.Call) -> reelgate.Call:
+        if not self.base_url:
+            raise ConfigurationError(
+                f"provider {call.instance!r} needs an endpoint: set AZURE_OPENAI_ENDPOINT "
+                "(https://<resource>.openai.azure.com), or the endpoint or base_url setting",
+                call=call,
+            )
         if self.token_provider is None:
             if call.key is None:
                 raise AuthenticationError(
@@ -124,9 +130,10 @@ class AzureUpstream(Upstream):
                     call=call,
                 )
             return call
-        token = self.token_provider()
+        token: object = self.token_provider()
         if inspect.isawaitable(token):
             token = await token
+        # A provider typed as returning str may still return None or bytes at run time.
         if not isinstance(token, str) or not token:
             raise AuthenticationError(
                 f"the token provider of {call.instance!r} returned no token", call=call
@@ -138,7 +145,7 @@ class AzureUpstream(Upstream):
             return params
         return {**(params or {}), "api-version": self.api_version}
 
-    async def request(  # type: ignore[override]  # the same parameters, passed on by name
+    async def request(
         self,
         method: str,
         path: str,
@@ -160,7 +167,7 @@ class AzureUpstream(Upstream):
         return await super().json(method, path, call=call, idempotent=idempotent, **kwargs)
 
     @asynccontextmanager
-    async def stream(  # type: ignore[override]  # the same parameters, passed on by name
+    async def stream(
         self,
         url: str,
         *,
@@ -179,25 +186,17 @@ class AzureProvider(OpenAIProvider):
 
     @classmethod
     def from_setup(cls, setup: reelgate.ProviderSetup) -> Self:
-        """
-        The factory registered with the spec.
-
-        Raises:
-            ConfigurationError: Neither ``base_url`` nor an endpoint is set.
-        """
+        """The factory registered with the spec."""
         settings = setup.settings
         if not isinstance(settings, AzureSettings):  # pragma: no cover - registered with it
             settings = AzureSettings(base_url=settings.base_url)
         base_url = settings.base_url
         if base_url is None and settings.endpoint:
             base_url = settings.endpoint.rstrip("/") + "/openai/v1"
-        if not base_url:
-            raise ConfigurationError(
-                f"provider {setup.name!r} needs an endpoint: set AZURE_OPENAI_ENDPOINT "
-                "(https://<resource>.openai.azure.com) or the endpoint or base_url setting"
-            )
         fields = attrs.asdict(setup.upstream, recurse=False)
-        fields.update(base_url=base_url, parse_error=parse_error, auth=azure_auth)
+        # Without an endpoint the instance still builds (every installed type has a default
+        # instance); its first request says what to set.
+        fields.update(base_url=base_url or "", parse_error=parse_error, auth=azure_auth)
         upstream = AzureUpstream(
             **fields, api_version=settings.api_version, token_provider=settings.token_provider
         )
