@@ -5,11 +5,8 @@ Every video request at xAI is *deferred*: ``POST /videos/generations`` answers a
 ``request_id`` at once, and ``GET /videos/{request_id}`` answers ``pending`` until the job
 is ``done`` (with the video's URL), ``failed`` or ``expired``. The provider maps:
 
-* create to ``POST /videos/generations`` (``prompt``, ``model``, ``duration``,
-  ``aspect_ratio``, ``resolution``, ``image`` for image-to-video);
-* retrieve to ``GET /videos/{request_id}``;
-* download to a retrieve, then a GET of the video's URL, on xAI's asset host, without the
-  key;
+* create to ``POST /videos/generations``, retrieve to ``GET /videos/{request_id}``;
+* download to a retrieve, then a GET of the video's URL (xAI's asset host: no key);
 * remix to ``POST /videos/edits`` with the finished video's URL (xAI's video editing).
 
 xAI has no list (the gateway lists from its job index) and no delete or cancel (the
@@ -65,9 +62,9 @@ RESOLUTIONS = ("480p", "720p", "1080p")
 
 def _frame(ratio: str, lines: int) -> str:
     width, height = (int(side) for side in ratio.split(":"))
-    if width >= height:  # landscape and square: the resolution is the height
-        return f"{round(lines * width / height)}x{lines}"
-    return f"{lines}x{round(lines * height / width)}"
+    # The resolution is the short side; the long one is rounded to even (854x480).
+    long = 2 * round(lines * max(width, height) / min(width, height) / 2)
+    return f"{long}x{lines}" if width >= height else f"{lines}x{long}"
 
 
 #: ``WIDTHxHEIGHT`` sizes and the ``(aspect_ratio, resolution)`` a create sends for them;
@@ -129,12 +126,7 @@ _BLOCKED = "the video was blocked by xAI's moderation"
 
 
 def parse_error(reply: Reply) -> UpstreamError:
-    """
-    Read xAI's error body: ``{"code": <gRPC status text>, "error": <message>}``.
-
-    The OpenAI-style ``{"error": {"message", "code"}}`` that some of its routes answer is
-    read too.
-    """
+    """Read xAI's ``{"code": <gRPC status text>, "error": <message>}`` (or OpenAI's envelope)."""
     try:
         body = reply.json()
     except ProviderError:
@@ -156,6 +148,10 @@ def parse_error(reply: Reply) -> UpstreamError:
 
 def _malformed(what: str, call: reelgate.Call) -> ProviderError:
     return ProviderError(f"xAI answered {call.request_type} with {what}", upstream=True, call=call)
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _image(image: reelgate.ImageInput) -> dict[str, str]:
@@ -197,7 +193,9 @@ class XAIProvider:
         self, method: str, path: str, *, call: reelgate.Call, idempotent: bool, **kwargs: Any
     ) -> Any:
         try:
-            body = await self.upstream.json(method, path, call=call, idempotent=idempotent, **kwargs)
+            body = await self.upstream.json(
+                method, path, call=call, idempotent=idempotent, **kwargs
+            )
         except InvalidRequestError as e:
             # xAI answers a wrong key with 400 ("Incorrect API key provided"), not 401.
             if not (e.upstream and "API key" in e.message):
@@ -273,7 +271,9 @@ class XAIProvider:
         answer = await self._json(
             "POST", "videos/generations", call=call, idempotent=False, json=body
         )
-        return self._accepted(answer, call, model=model, prompt=request.prompt, body=body)
+        return self._accepted(
+            answer, call, model=model, prompt=request.prompt, seconds=request.seconds
+        )
 
     def _accepted(
         self, answer: Mapping[str, Any], call: reelgate.Call, **known: Any
@@ -281,14 +281,7 @@ class XAIProvider:
         request_id = answer.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise _malformed("no request_id", call)
-        body = known.pop("body")
-        duration = body.get("duration")
-        return reelgate.Video(
-            id=request_id,
-            status=reelgate.VideoStatus.QUEUED,
-            seconds=None if duration is None else str(duration),
-            **known,
-        )
+        return reelgate.Video(id=request_id, status=reelgate.VideoStatus.QUEUED, **known)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -308,7 +301,7 @@ class XAIProvider:
         progress = progress if isinstance(progress, int | float) else None
         if status is reelgate.VideoStatus.QUEUED and progress:
             status = reelgate.VideoStatus.IN_PROGRESS
-        video = body.get("video") if isinstance(body.get("video"), dict) else {}
+        video = _object(body.get("video"))
         url = video.get("url")
         error: VideoError | None = None
         content_filter: ContentFilter | None = None
@@ -316,7 +309,7 @@ class XAIProvider:
         if raw == "expired":
             error = _EXPIRED
         elif status is reelgate.VideoStatus.FAILED:
-            failure = body.get("error") if isinstance(body.get("error"), dict) else {}
+            failure = _object(body.get("error"))
             error = VideoError(
                 code=str(failure.get("code") or "failed"),
                 message=str(failure.get("message") or "xAI gave no reason"),
@@ -340,34 +333,22 @@ class XAIProvider:
             videos=outputs,
             error=error,
             content_filter=content_filter,
-            provider_metadata={
-                k: v for k, v in body.items() if k in ("status", "usage", "progress")
-            },
+            provider_metadata={k: body[k] for k in ("status", "usage", "progress") if k in body},
         )
 
     async def _current(self, video_id: str, call: reelgate.Call) -> reelgate.Video:
         """The job as a retrieve sees it; a result that expired at xAI is gone."""
         video = await self.retrieve(video_id, call=attrs.evolve(call, operation="retrieve"))
         if video.provider_metadata.get("status") == "expired":
-            raise NotFoundError(
-                f"video {video_id} expired at xAI; its result is no longer available",
-                code="expired",
-                upstream=True,
-                call=call,
-            )
+            message = f"video {video_id} expired at xAI; its result is no longer available"
+            raise NotFoundError(message, code="expired", upstream=True, call=call)
         return video
 
     @asynccontextmanager
     async def download(
         self, video_id: str, variant: reelgate.Variant, *, call: reelgate.Call
     ) -> AsyncIterator[reelgate.DownloadStream]:
-        """
-        The finished video's MP4, fetched from its URL without the key.
-
-        Raises:
-            VideoNotReadyError: The job has not completed.
-            NotFoundError: The result expired at xAI.
-        """
+        """The finished video's MP4, from its URL on xAI's asset host, without the key."""
         if variant is not reelgate.Variant.VIDEO:
             raise UnsupportedOperationError(
                 f"xAI makes only the video, not a {variant.value}", param="variant", call=call
@@ -395,9 +376,8 @@ class XAIProvider:
         model, url = source.model or DEFAULT_MODEL, source.videos[0].url
         body = {"model": model, "prompt": prompt, "video": {"url": url}}
         answer = await self._json("POST", "videos/edits", call=call, idempotent=False, json=body)
-        return attrs.evolve(
-            self._accepted(answer, call, model=model, prompt=prompt, body={}),
-            remixed_from_video_id=video_id,
+        return self._accepted(
+            answer, call, model=model, prompt=prompt, remixed_from_video_id=video_id
         )
 
 

@@ -70,7 +70,7 @@ _SLOW_SECONDS = 60.0
 
 
 def error_body(status: int, message: str) -> bytes:
-    """xAI's error body: ``{"code": <gRPC status text>, "error": <message>}``."""
+    """The API's error body: ``{"code": <gRPC status text>, "error": <message>}``."""
     code = _CODES.get(status, "Internal error" if status >= 500 else _CODES[400])
     return json.dumps({"code": code, "error": message}).encode()
 
@@ -104,7 +104,10 @@ class _Job:
     def answer(self, now: float, asset_base: str) -> dict[str, Any]:
         elapsed = now - self.created
         if elapsed < self.seconds:
-            return {"status": "pending", "progress": max(0, min(99, int(100 * elapsed / self.seconds)))}
+            return {
+                "status": "pending",
+                "progress": max(0, min(99, int(100 * elapsed / self.seconds))),
+            }
         expires = 0.0 if self.outcome == "expire" else self.expire_seconds
         if elapsed >= self.seconds + expires:
             return {"status": "expired"}
@@ -129,14 +132,14 @@ class _Job:
         }
 
 
-def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state private
+def create_app(  # one closure per route keeps the state private
     *,
     job_seconds: float = 2.0,
     faults: Faults | None = None,
     api_keys: Collection[str] | None = None,
     models: Mapping[str, ModelLimits] | None = None,
     expire_seconds: float = 24 * 3600,
-    received: list[Mapping[str, Any]] | None = None,
+    received: list[dict[str, Any]] | None = None,
 ) -> FaultMiddleware:
     """
     A fresh emulator with its own jobs.
@@ -181,8 +184,12 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
             received.append(body)
         return body
 
-    def check(body: Mapping[str, Any], *, edit: bool) -> Response | tuple[str, int]:  # noqa: PLR0911, C901  # one answer per bad field
-        allowed = {"prompt", "model", "video", "user", "storage_options"} if edit else _CREATE_FIELDS
+    def check(  # noqa: PLR0911, PLR0912  # one answer per bad field
+        body: Mapping[str, Any], *, edit: bool
+    ) -> Response | tuple[str, int]:
+        allowed = (
+            {"prompt", "model", "video", "user", "storage_options"} if edit else _CREATE_FIELDS
+        )
         for name in body:
             if name not in allowed:
                 return _error(400, f"Unknown field '{name}' in the request body.")
@@ -193,7 +200,9 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
             return _error(400, f"Field 'prompt' must be at most {_MAX_PROMPT} characters.")
         model = body.get("model", "grok-imagine-video")
         if model not in served:
-            return _error(404, f"The model {model} does not exist or your team does not have access to it.")
+            return _error(
+                404, f"The model {model} does not exist or your team does not have access to it."
+            )
         limits = served[model]
         duration = body.get("duration", 8 if not edit else 6)
         if isinstance(duration, bool) or not isinstance(duration, int):
@@ -201,11 +210,16 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
         low, high = limits.seconds
         if not low <= duration <= high:
             return _error(400, f"Field 'duration' must be between {low} and {high} seconds.")
-        for name, values in (("aspect_ratio", limits.aspect_ratios), ("resolution", limits.resolutions)):
+        for name, values in (
+            ("aspect_ratio", limits.aspect_ratios),
+            ("resolution", limits.resolutions),
+        ):
             value = body.get(name)
             if value is not None and values and value not in values:
-                return _error(400, f"Invalid {name} '{value}'. Supported values: {', '.join(values)}.")
-        for name in ("image", "video") if not edit else ("video",):
+                return _error(
+                    400, f"Invalid {name} '{value}'. Supported values: {', '.join(values)}."
+                )
+        for name in ("video",) if edit else ("image",):
             ref = body.get(name)
             if ref is None:
                 if edit:
@@ -271,7 +285,9 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
         now = time.time()
         state = job.answer(now, "") if job is not None else {}
         if job is None or state.get("status") != "done" or "url" not in state["video"]:
-            return Response(b"<Error><Code>NoSuchKey</Code></Error>", 404, media_type="application/xml")
+            return Response(
+                b"<Error><Code>NoSuchKey</Code></Error>", 404, media_type="application/xml"
+            )
         return Response(media(Variant.VIDEO), 200, media_type="video/mp4")
 
     routes = Starlette(
@@ -294,7 +310,12 @@ def _cli(argv: list[str] | None = None) -> None:
     make: Callable[[], FaultMiddleware] = lambda: create_app(  # noqa: E731  # a factory for main
         job_seconds=options.job_seconds
     )
-    main(make, description="Emulator of xAI's video API (option: --job-seconds S)", default_port=8093, argv=rest)
+    main(
+        make,
+        description="Emulator of xAI's video API (option: --job-seconds S)",
+        default_port=8093,
+        argv=rest,
+    )
 
 
 if __name__ == "__main__":
