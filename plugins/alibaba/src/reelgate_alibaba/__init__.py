@@ -1,19 +1,12 @@
 """
 The reelgate provider for Alibaba's Wan video models on Model Studio (DashScope).
 
-DashScope runs video synthesis as asynchronous tasks:
-
-* create: ``POST /services/aigc/video-generation/video-synthesis`` with the header
-  ``X-DashScope-Async: enable`` and ``{"model", "input", "parameters"}``; it answers a
-  ``task_id`` with ``task_status`` ``PENDING``;
-* retrieve: ``GET /tasks/{task_id}``, whose ``task_status`` is ``PENDING``, ``RUNNING``,
-  ``SUCCEEDED`` (with ``video_url``, a signed URL valid for 24 hours), ``FAILED``,
-  ``CANCELED`` or ``UNKNOWN`` (no such task, or one older than DashScope keeps);
-* cancel: ``POST /tasks/{task_id}/cancel``, for ``PENDING`` tasks only;
-* download: a retrieve, then a GET of ``video_url`` on Alibaba's object storage, without
-  the key.
-
-There is no list the gateway could use per job (the index lists), no delete and no remix.
+Video synthesis runs as asynchronous tasks: create is ``POST
+/services/aigc/video-generation/video-synthesis`` with ``X-DashScope-Async: enable``;
+retrieve is ``GET /tasks/{task_id}`` (``PENDING``, ``RUNNING``, ``SUCCEEDED`` with a
+``video_url`` valid for 24 hours, ``FAILED``, ``CANCELED``, or ``UNKNOWN``: no such task);
+cancel is ``POST /tasks/{task_id}/cancel`` (``PENDING`` tasks only); download fetches the
+``video_url`` from object storage without the key. No list, delete or remix.
 `reelgate_alibaba.emulator` is an emulator of the API.
 """
 
@@ -223,11 +216,7 @@ class AlibabaProvider:
         """
         The JSON body of a create, checked against what `model` takes.
 
-        ``extra_params`` go into ``parameters``, except ``input``, a mapping merged into
-        ``input``.
-
-        Raises:
-            InvalidRequestError: A duration, size or image the model does not take.
+        ``extra_params`` go into ``parameters``; their ``input`` mapping into ``input``.
         """
         limits = self.models.get(model)
         extra = dict(request.extra_params)
@@ -251,39 +240,31 @@ class AlibabaProvider:
             else:
                 parameters["size"] = size
         parameters.update(extra)
+        body = {"model": model, "input": inputs, "parameters": parameters}
         if limits is not None:
-            self._check(model, limits, inputs, parameters)
-        return {"model": model, "input": inputs, "parameters": parameters}
+            self._check(model, limits, body)
+        return body
 
-    def _check(
-        self,
-        model: str,
-        limits: ModelLimits,
-        inputs: Mapping[str, Any],
-        parameters: Mapping[str, Any],
-    ) -> None:
+    def _check(self, model: str, limits: ModelLimits, body: Mapping[str, Any]) -> None:
         def refuse(message: str, param: str) -> InvalidRequestError:
-            return InvalidRequestError(message, param=param, code="invalid_value")
+            return InvalidRequestError(f"{model} {message}", param=param, code="invalid_value")
 
-        if limits.image and "img_url" not in inputs:
-            raise refuse(f"{model} makes a video from an image: give input_reference", "input_reference")
-        if not limits.image and "img_url" in inputs:
-            raise refuse(f"{model} makes a video from text only; use an i2v model", "input_reference")
+        inputs, parameters = body["input"], body["parameters"]
+        if limits.image != ("img_url" in inputs):
+            wanted = "an image (input_reference)" if limits.image else "text only: use an i2v model"
+            raise refuse(f"makes a video from {wanted}", "input_reference")
         duration = parameters.get("duration")
         if duration is not None and limits.seconds and duration not in limits.seconds:
-            choices = ", ".join(map(str, limits.seconds))
-            raise refuse(f"{model} renders {choices} seconds, not {duration}", "seconds")
+            raise refuse(
+                f"renders {', '.join(map(str, limits.seconds))} seconds, not {duration}", "seconds"
+            )
         allowed = [s.replace("*", "x") for tier in limits.resolutions for s in TIERS[tier]]
         size, resolution = parameters.get("size"), parameters.get("resolution")
         if size is not None and allowed and str(size).replace("*", "x") not in allowed:
-            raise refuse(f"{model} does not offer size {size}; choose one of {', '.join(allowed)}", "size")
+            raise refuse(f"does not offer size {size}; choose one of {', '.join(allowed)}", "size")
         if resolution is not None and limits.resolutions and resolution not in limits.resolutions:
-            choices = ", ".join(limits.resolutions)
-            raise refuse(
-                f"{model} renders {choices} (the size of the image's aspect ratio at that "
-                f"resolution), not {resolution}; sizes: {', '.join(allowed)}",
-                "size",
-            )
+            tiers = ", ".join(limits.resolutions)
+            raise refuse(f"renders {tiers}, not {resolution}; sizes: {', '.join(allowed)}", "size")
 
     async def create(self, request: reelgate.CreateVideo, *, call: reelgate.Call) -> reelgate.Video:
         """The task's create, asynchronous; never retried after an ambiguous failure."""
@@ -300,22 +281,18 @@ class AlibabaProvider:
             json=body,
             headers={"X-DashScope-Async": "enable"},
         )
-        video = self.to_video(answer, call)
-        duration = body["parameters"].get("duration")
+        seconds = body["parameters"].get("duration")
+        seconds = None if seconds is None else str(seconds)
         return attrs.evolve(
-            video, model=call.model, prompt=request.prompt, seconds=None if duration is None else str(duration)
+            self.to_video(answer, call), model=call.model, prompt=request.prompt, seconds=seconds
         )
 
     # -- reads -------------------------------------------------------------------------
 
     async def retrieve(self, video_id: str, *, call: reelgate.Call) -> reelgate.Video:
-        """
-        ``GET /tasks/{task_id}``.
-
-        Raises:
-            NotFoundError: DashScope says ``UNKNOWN``: no such task, or one it forgot.
-        """
-        answer = await self._json("GET", "tasks/" + quote(video_id, safe=""), call=call, idempotent=True)
+        """``GET /tasks/{task_id}``; ``UNKNOWN`` (no such task, or a forgotten one) is not found."""
+        path = "tasks/" + quote(video_id, safe="")
+        answer = await self._json("GET", path, call=call, idempotent=True)
         return self.to_video(answer, call)
 
     def to_video(self, answer: Mapping[str, Any], call: reelgate.Call) -> reelgate.Video:
@@ -325,9 +302,9 @@ class AlibabaProvider:
         if not isinstance(task_id, str) or not task_id:
             raise _malformed("no task_id", call)
         if raw == "UNKNOWN":
+            message = f"DashScope does not know task {task_id}: it does not exist, or it is older "
             raise NotFoundError(
-                f"DashScope does not know task {task_id}: it does not exist, or it is older "
-                "than the 24 hours DashScope keeps tasks",
+                message + "than the 24 hours DashScope keeps tasks",
                 code="UNKNOWN",
                 upstream=True,
                 call=call,
@@ -379,29 +356,20 @@ class AlibabaProvider:
         if video.status is not reelgate.VideoStatus.COMPLETED or not video.videos:
             raise VideoNotReadyError.for_status(video_id, video.status.value, call=call)
         if video.expires_at is not None and video.expires_at <= dt.datetime.now(dt.UTC).timestamp():
-            raise NotFoundError(
-                f"the video of task {video_id} expired: DashScope keeps results for 24 hours",
-                code="expired",
-                call=call,
-            )
+            message = f"the video of task {video_id} expired: DashScope keeps results for 24 hours"
+            raise NotFoundError(message, code="expired", call=call)
+        url = video.videos[0].url or ""
         async with self.upstream.stream(
-            video.videos[0].url or "", call=call, authenticate=False, default_content_type="video/mp4"
+            url, call=call, authenticate=False, default_content_type="video/mp4"
         ) as stream:
             yield stream
 
     # -- cancel ------------------------------------------------------------------------
 
     async def cancel(self, video_id: str, *, call: reelgate.Call) -> None:
-        """
-        ``POST /tasks/{task_id}/cancel``.
-
-        Raises:
-            InvalidRequestError: The task is no longer ``PENDING`` (DashScope cancels only
-                queued tasks).
-        """
-        await self._json(
-            "POST", f"tasks/{quote(video_id, safe='')}/cancel", call=call, idempotent=True
-        )
+        """``POST /tasks/{task_id}/cancel``: refused (a 400) unless the task is PENDING."""
+        path = f"tasks/{quote(video_id, safe='')}/cancel"
+        await self._json("POST", path, call=call, idempotent=True)
 
 
 @reelgate.hookimpl

@@ -138,7 +138,7 @@ class _Task:
         return out
 
 
-def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state private
+def create_app(  # one closure per route keeps the state private
     *,
     job_seconds: float = 2.0,
     faults: Faults | None = None,
@@ -170,7 +170,7 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
             return _error(401, "Invalid API-key provided.")
         return None
 
-    def check(body: Mapping[str, Any]) -> Response | tuple[str, str, int, str]:  # noqa: C901, PLR0911, PLR0912  # one answer per bad field
+    def check(body: Mapping[str, Any]) -> Response | tuple[str, str, int, str]:  # noqa: PLR0911, PLR0912  # one answer per bad field
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return _error(400, "Model not specified.", "InvalidParameter")
@@ -188,30 +188,50 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
         image = inputs.get("img_url")
         if limits.image and not isinstance(image, str):
             return _error(400, "Field required: input.img_url", "InvalidParameter")
-        if isinstance(image, str) and not image.startswith(("http://", "https://", "data:image/", "oss://")):
-            return _error(400, "The img_url is not a valid URL or base64 image.", "InvalidParameter.DataInspection")
+        if isinstance(image, str) and not image.startswith(
+            ("http://", "https://", "data:image/", "oss://")
+        ):
+            return _error(
+                400,
+                "The img_url is not a valid URL or base64 image.",
+                "InvalidParameter.DataInspection",
+            )
         duration = parameters.get("duration", limits.seconds[0] if limits.seconds else 5)
         if isinstance(duration, bool) or not isinstance(duration, int):
             return _error(400, "parameters.duration must be an integer.", "InvalidParameter")
         if limits.seconds and duration not in limits.seconds:
-            return _error(400, f"The duration {duration} is not supported by {model}.", "InvalidParameter")
+            return _error(
+                400, f"The duration {duration} is not supported by {model}.", "InvalidParameter"
+            )
         sizes = [s for tier in limits.resolutions for s in TIERS[tier]]
         if limits.image:
-            resolution = parameters.get("resolution", limits.resolutions[-1] if limits.resolutions else "720P")
+            resolution = parameters.get(
+                "resolution", limits.resolutions[-1] if limits.resolutions else "720P"
+            )
             if limits.resolutions and resolution not in limits.resolutions:
-                return _error(400, f"The resolution {resolution} is not supported by {model}.", "InvalidParameter")
+                return _error(
+                    400,
+                    f"The resolution {resolution} is not supported by {model}.",
+                    "InvalidParameter",
+                )
             ratio = TIERS.get(str(resolution), ("1280*720",))[0]
         else:
-            ratio = parameters.get("size", sizes[0] if sizes else "1280*720")
+            # The default is the model's highest tier, landscape.
+            default = TIERS[limits.resolutions[-1]][0] if limits.resolutions else "1280*720"
+            ratio = parameters.get("size", default)
             if sizes and ratio not in sizes:
-                return _error(400, f"The size is not match the model {model}: {ratio}.", "InvalidParameter")
+                return _error(
+                    400, f"The size is not match the model {model}: {ratio}.", "InvalidParameter"
+                )
         return model, prompt, duration, str(ratio)
 
     async def create(request: Request) -> Response:
         if (refused := denied(request)) is not None:
             return refused
         if request.headers.get("x-dashscope-async", "").lower() != "enable":
-            return _error(403, "current user api does not support synchronous calls", "AccessDenied")
+            return _error(
+                403, "current user api does not support synchronous calls", "AccessDenied"
+            )
         try:
             body = json.loads(await request.body())
         except ValueError:
@@ -253,7 +273,11 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
         output = task.output(now, _asset_base(request))
         answer: dict[str, Any] = {"output": output}
         if output["task_status"] == "SUCCEEDED":
-            answer["usage"] = {"video_duration": task.duration, "video_ratio": task.ratio, "video_count": 1}
+            answer["usage"] = {
+                "video_duration": task.duration,
+                "video_ratio": task.ratio,
+                "video_count": 1,
+            }
         return _ok(answer)
 
     async def cancel(request: Request) -> Response:
@@ -276,7 +300,9 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
         task = tasks.get(request.path_params["task_id"])
         expires = request.query_params.get("Expires", "")
         if task is None or task.status(time.time()) != "SUCCEEDED":
-            return Response(b"<Error><Code>NoSuchKey</Code></Error>", 404, media_type="application/xml")
+            return Response(
+                b"<Error><Code>NoSuchKey</Code></Error>", 404, media_type="application/xml"
+            )
         if not expires.isdigit() or int(expires) < time.time():
             return Response(
                 b"<Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>",
@@ -287,7 +313,9 @@ def create_app(  # noqa: C901, PLR0915  # one closure per route keeps the state 
 
     routes = Starlette(
         routes=[
-            Route("/api/v1/services/aigc/video-generation/video-synthesis", create, methods=["POST"]),
+            Route(
+                "/api/v1/services/aigc/video-generation/video-synthesis", create, methods=["POST"]
+            ),
             Route("/api/v1/tasks/{task_id}", retrieve, methods=["GET"]),
             Route("/api/v1/tasks/{task_id}/cancel", cancel, methods=["POST"]),
             Route("/1d/{task_id}.mp4", asset, methods=["GET"]),
