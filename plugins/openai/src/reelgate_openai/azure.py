@@ -193,7 +193,9 @@ class AzureProvider(OpenAIProvider):
         base_url = settings.base_url
         if base_url is None and settings.endpoint:
             base_url = settings.endpoint.rstrip("/") + "/openai/v1"
-        fields = attrs.asdict(setup.upstream, recurse=False)
+        fields = {
+            f.alias: getattr(setup.upstream, f.name) for f in attrs.fields(Upstream) if f.init
+        }
         # Without an endpoint the instance still builds (every installed type has a default
         # instance); its first request says what to set.
         fields.update(base_url=base_url or "", parse_error=parse_error, auth=azure_auth)
