@@ -194,7 +194,9 @@ class AzureProvider(OpenAIProvider):
         if base_url is None and settings.endpoint:
             base_url = settings.endpoint.rstrip("/") + "/openai/v1"
         fields = {
-            f.alias: getattr(setup.upstream, f.name) for f in attrs.fields(Upstream) if f.init
+            f.alias or f.name: getattr(setup.upstream, f.name)
+            for f in attrs.fields(Upstream)
+            if f.init
         }
         # Without an endpoint the instance still builds (every installed type has a default
         # instance); its first request says what to set.
