@@ -352,3 +352,16 @@ async def test_a_workspace_goes_in_its_header(app: Any, build: Build) -> None:
     gateway = build(app, workspace="ws-123")
     await gateway.create(_t2v())
     assert all(r.headers["x-dashscope-workspace"] == "ws-123" for r in app.faults.seen)
+
+
+def test_an_unknown_status_is_no_news() -> None:
+    """A task_status DashScope may add later reads as unfinished, its raw name kept."""
+    provider = AlibabaProvider(
+        Upstream(client=make_client(), base_url=DEFAULT_BASE_URL, instance="wan")
+    )
+    video = provider.to_video(
+        {"output": {"task_id": "t-1", "task_status": "SUSPENDED"}},
+        Call(instance="wan", operation="retrieve"),
+    )
+    assert video.status is VideoStatus.QUEUED
+    assert video.provider_metadata["task_status"] == "SUSPENDED"

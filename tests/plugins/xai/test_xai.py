@@ -10,6 +10,7 @@ import pytest
 import reelgate_xai
 from reelgate import (
     AuthenticationError,
+    Call,
     CreateVideo,
     Gateway,
     ImageInput,
@@ -20,7 +21,7 @@ from reelgate import (
 )
 from reelgate.config import Config, InstanceConfig
 from reelgate.emulation import FAIL, FILTER, SLOW, serve
-from reelgate.http import emulator_transport, make_client
+from reelgate.http import Upstream, emulator_transport, make_client
 from reelgate.plugins import Plugins
 from reelgate.store import MemoryJobIndex
 from reelgate_xai import SIZES, XAIProvider
@@ -276,3 +277,13 @@ async def test_delete_forgets_the_job(app: Any, build: Build) -> None:
     assert not hasattr(provider, "delete")
     assert not hasattr(provider, "cancel")
     assert "list" not in gateway.instance("grok").capabilities
+
+
+def test_an_unknown_status_is_no_news() -> None:
+    """A status xAI may add later reads as unfinished, its raw name kept in the metadata."""
+    provider = XAIProvider(Upstream(client=make_client(), base_url="http://x", instance="grok"))
+    video = provider.to_video(
+        "r-1", {"status": "rendering"}, Call(instance="grok", operation="retrieve")
+    )
+    assert video.status is VideoStatus.QUEUED
+    assert video.provider_metadata["status"] == "rendering"
