@@ -228,3 +228,36 @@ def test_a_token_provider_must_be_callable() -> None:
     )
     gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex())
     assert "token_provider" in gateway.problems["foundry"]
+
+
+async def test_an_instance_built_in_code_takes_a_token_provider(app: Any) -> None:
+    """Gateway(instances=...) with an AzureProvider built by hand, as the docs show it."""
+    from reelgate.instances import ProviderInstance  # noqa: PLC0415  # the embedder's route
+    from reelgate_openai.azure import AzureUpstream, azure_auth  # noqa: PLC0415
+
+    async def tokens() -> str:
+        return TOKEN
+
+    client = make_client(transport=emulator_transport(app))
+    upstream = AzureUpstream(
+        client=client,
+        base_url="http://myresource.openai.azure.test/openai/v1",
+        instance="foundry",
+        auth=azure_auth,
+        token_provider=tokens,
+    )
+    instance = ProviderInstance(
+        name="foundry", type="azure", provider=AzureProvider(upstream), requires_key=False
+    )
+    config = Config(default_instances=False)
+    async with Gateway(
+        config,
+        plugins=Plugins(),
+        index=MemoryJobIndex(),
+        http_client=client,
+        instances={"foundry": instance},
+    ) as gateway:
+        video = await gateway.create(CreateVideo(model="foundry/sora-2", prompt="a paper boat"))
+        assert (await gateway.wait(video.id, timeout=10)).status is VideoStatus.COMPLETED
+    await client.aclose()
+    assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in app.faults.seen)
