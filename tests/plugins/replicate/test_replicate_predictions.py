@@ -173,3 +173,20 @@ async def test_list_after_an_id_it_never_saw(
 def test_base_url_without_a_path_gets_v1(configured: str | None, used: str) -> None:
     """REPLICATE_BASE_URL as the official client reads it (no /v1) works too."""
     assert reelgate_replicate._api_base(configured) == used
+
+
+async def test_delete_cancels_a_running_prediction(
+    gateway: Gateway, emulator: ReplicateEmulator, clock: Clock
+) -> None:
+    """The gateway's delete cancels a running prediction upstream, and keeps a finished one."""
+    running = await gateway.create(_request())
+    deleted = await gateway.delete(running.id)
+    assert deleted.upstream == "cancelled"
+    native = running.id.rsplit(":", 1)[0]
+    assert emulator.predictions[native].cancelled is not None
+    with pytest.raises(NotFoundError):
+        await gateway.retrieve(running.id)
+    finished = await gateway.create(_request())
+    clock.advance(JOB_SECONDS)
+    await gateway.retrieve(finished.id)
+    assert (await gateway.delete(finished.id)).upstream == "kept"
