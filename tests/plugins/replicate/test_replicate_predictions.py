@@ -8,6 +8,7 @@ import pytest
 from replicate_support import INSTANCE, JOB_SECONDS, KEY, Clock, call
 
 import reelgate
+import reelgate.status
 import reelgate_replicate
 from reelgate.errors import InvalidRequestError, NotFoundError, VideoNotReadyError
 from reelgate.gateway import Gateway
@@ -122,8 +123,11 @@ async def test_removed_output_is_a_clear_error(gateway: Gateway, clock: Clock) -
     assert caught.value.code == "data_removed"
 
 
-def test_unknown_status_is_no_news(caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_status_is_no_news(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A status Replicate may add later reads as unfinished, is logged and kept raw."""
+    monkeypatch.setattr(reelgate.status, "_unknown_seen", set())  # logged once per process
     with caplog.at_level(logging.WARNING, logger="reelgate"):
         video = prediction_to_video({"id": "p1", "status": "warming_up"}, call("retrieve"))
     assert video.status is reelgate.VideoStatus.QUEUED
