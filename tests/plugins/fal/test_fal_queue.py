@@ -261,3 +261,11 @@ async def test_unknown_status_is_no_news(
     assert again.status is reelgate.VideoStatus.QUEUED
     assert again.provider_metadata["status"] == "PAUSED"
     assert "PAUSED" in caplog.text
+
+
+def test_resolutions_keep_the_endpoint_spelling() -> None:
+    """Hailuo's image-to-video spells its resolutions 512P and 768P; reelgate sends them so."""
+    model = "fal-ai/minimax/hailuo-02/standard/image-to-video"
+    request = _request(model, input_reference=PNG, size="1366x768", seconds=10)
+    body = build_input(request, model, call("create", model))
+    assert (body["resolution"], body["duration"]) == ("768P", "10")

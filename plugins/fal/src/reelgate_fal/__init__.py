@@ -115,9 +115,12 @@ def _size_fields(
     if not rules.ratios and not rules.resolutions:
         raise refuse("size", "takes no size")
     for field, allowed in (("aspect_ratio", rules.ratios), ("resolution", rules.resolutions)):
-        if allowed and fields[field] not in allowed:
+        # fal spells some resolutions in capitals ("768P"): send the endpoint's spelling.
+        spelled = {a.lower(): a for a in allowed}
+        if allowed and fields[field].lower() not in spelled:
             note = " (the short side)" if field == "resolution" else ""
             raise refuse("size", f"makes {', '.join(allowed)}{note}; {size} is {fields[field]}")
+        fields[field] = spelled.get(fields[field].lower(), fields[field])
     return {k: v for k, v in fields.items() if (rules.ratios, rules.resolutions)[k == "resolution"]}
 
 

@@ -111,7 +111,9 @@ MODELS: Mapping[str, ModelRules] = {
     "fal-ai/veo3/fast": _VEO3,
     "fal-ai/veo3/image-to-video": attrs.evolve(_i2v(_VEO3), durations=(8,)),
     "fal-ai/minimax/hailuo-02/standard/text-to-video": _HAILUO,
-    "fal-ai/minimax/hailuo-02/standard/image-to-video": _i2v(_HAILUO),
+    "fal-ai/minimax/hailuo-02/standard/image-to-video": _i2v(
+        attrs.evolve(_HAILUO, resolutions=("512P", "768P"))
+    ),
     "fal-ai/minimax/hailuo-02/pro/text-to-video": attrs.evolve(_HAILUO, durations=(6,)),
     "fal-ai/minimax/hailuo-02/pro/image-to-video": _i2v(attrs.evolve(_HAILUO, durations=(6,))),
     "fal-ai/bytedance/seedance/v1/pro/text-to-video": _SEEDANCE,
@@ -120,6 +122,8 @@ MODELS: Mapping[str, ModelRules] = {
     "fal-ai/wan/v2.2-a14b/image-to-video": _i2v(_WAN),
     "fal-ai/luma-dream-machine/ray-2": _RAY,
     "fal-ai/luma-dream-machine/ray-2/image-to-video": _i2v(_RAY),
+    "fal-ai/luma-dream-machine/ray-2-flash": _RAY,
+    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video": _i2v(_RAY),
     "fal-ai/pixverse/v4.5/text-to-video": _PIXVERSE,
     "fal-ai/pixverse/v4.5/image-to-video": _i2v(_PIXVERSE),
 }
