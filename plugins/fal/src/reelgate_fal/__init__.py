@@ -12,9 +12,8 @@ cannot delete a request, only cancel it. `reelgate_fal.emulator` emulates the AP
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from math import gcd
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -33,7 +32,7 @@ from reelgate.http import Reply, UpstreamError
 from reelgate.model import cancelled_error
 from reelgate.status import upstream_status
 
-from .catalog import DEFAULT_BASE_URL, MODELS, ModelRules, app_path
+from .catalog import DEFAULT_BASE_URL, app_path, build_input
 
 __all__ = [
     "FalProvider",
@@ -53,8 +52,6 @@ _STATUSES = {
 _CANCELLED = "client_cancelled"
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 _STEPS = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
-#: Endpoints outside the table: the near-universal fields pass unchecked.
-_UNKNOWN = ModelRules(negative_prompt=True, seed=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -101,95 +98,6 @@ def parse_error(reply: Reply) -> UpstreamError:
     return UpstreamError(
         message=str(detail or f"fal answered HTTP {reply.status}"), code=code, raw=body
     )
-
-
-# -- create ------------------------------------------------------------------------------
-
-
-def _size_fields(
-    size: str, rules: ModelRules, refuse: Callable[[str, str], InvalidRequestError]
-) -> dict[str, str]:
-    width, height = (int(n) for n in size.split("x"))
-    d = gcd(width, height)
-    fields = {"aspect_ratio": f"{width // d}:{height // d}", "resolution": f"{min(width, height)}p"}
-    if not rules.ratios and not rules.resolutions:
-        raise refuse("size", "takes no size")
-    for field, allowed in (("aspect_ratio", rules.ratios), ("resolution", rules.resolutions)):
-        # fal spells some resolutions in capitals ("768P"): send the endpoint's spelling.
-        spelled = {a.lower(): a for a in allowed}
-        if allowed and fields[field].lower() not in spelled:
-            note = " (the short side)" if field == "resolution" else ""
-            raise refuse("size", f"makes {', '.join(allowed)}{note}; {size} is {fields[field]}")
-        fields[field] = spelled.get(fields[field].lower(), fields[field])
-    return {k: v for k, v in fields.items() if (rules.ratios, rules.resolutions)[k == "resolution"]}
-
-
-def _optional_fields(
-    request: reelgate.CreateVideo,
-    rules: ModelRules,
-    refuse: Callable[[str, str], InvalidRequestError],
-) -> dict[str, Any]:
-    fields = {}
-    for param, allowed, field in (
-        ("negative_prompt", rules.negative_prompt, "negative_prompt"),
-        ("seed", rules.seed, "seed"),
-        ("audio", rules.audio, "generate_audio"),
-    ):
-        if (value := getattr(request, param)) is not None:
-            if not allowed:
-                raise refuse(param, f"takes no {param}")
-            fields[field] = value
-    return fields
-
-
-def build_input(request: reelgate.CreateVideo, model: str, call: reelgate.Call) -> dict[str, Any]:
-    """
-    The JSON input of ``POST /{model}``, checked against the endpoint's table.
-
-    Listed endpoints (`reelgate_fal.catalog.MODELS`) are checked, and their durations are
-    written as fal's string enums (``"5"``, ``"8s"``). Other endpoints get ``prompt``,
-    ``duration`` (a string), ``seed`` and ``negative_prompt`` unchecked; their size or
-    image fields must come in ``extra_params``, merged in as given.
-
-    Raises:
-        InvalidRequestError: The request cannot succeed on the endpoint; nothing is sent.
-    """
-    rules = MODELS.get(model, _UNKNOWN)
-    hint = "" if rules is not _UNKNOWN else " (reelgate does not know its fields: use extra_params)"
-
-    def refuse(param: str, why: str) -> InvalidRequestError:
-        return InvalidRequestError(f"fal's {model} {why}{hint}", param=param, call=call)
-
-    body: dict[str, Any] = {"prompt": request.prompt}
-    if request.seconds is not None:
-        if rules is not _UNKNOWN and int(request.seconds) not in rules.durations:
-            allowed = ", ".join(str(d) for d in rules.durations)
-            raise refuse(
-                "seconds", f"makes {allowed} second videos" if allowed else "takes no duration"
-            )
-        body["duration"] = rules.duration_format.format(int(request.seconds))
-    if request.size is not None:
-        body.update(_size_fields(request.size, rules, refuse))
-    image = request.input_reference
-    if (image is not None) != rules.image_required and (
-        rules.image_field is None or rules.image_required
-    ):
-        why = (
-            "is image-to-video: give an input_reference"
-            if rules.image_required
-            else "takes no image"
-        )
-        raise refuse("input_reference", why)
-    if image is not None and rules.image_field is not None:
-        body[rules.image_field] = image.url if image.url is not None else image.data_url()
-    body.update(_optional_fields(request, rules, refuse))
-    if repeated := sorted(body.keys() & request.extra_params.keys()):
-        raise InvalidRequestError(
-            f"extra_params.{repeated[0]} repeats a field of the request",
-            param="extra_params",
-            call=call,
-        )
-    return {**body, **request.extra_params}
 
 
 # -- requests ----------------------------------------------------------------------------

@@ -12,10 +12,9 @@ key. `reelgate_replicate.emulator` emulates the API.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
-from math import gcd
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -33,7 +32,7 @@ from reelgate.http import Reply, Upstream, UpstreamError
 from reelgate.model import cancelled_error
 from reelgate.status import upstream_status
 
-from .catalog import DEFAULT_BASE_URL, MODELS, ModelRules
+from .catalog import DEFAULT_BASE_URL, build_input
 
 __all__ = [
     "ReplicateProvider",
@@ -54,7 +53,6 @@ _STATUSES = {
 }
 #: An API prediction's inputs, outputs and logs are removed an hour after it finishes.
 RETENTION_SECONDS = 3600
-_VERSION = re.compile(r"^[0-9a-f]{64}$")
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)%")
 _STEPS = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
 _MAX_LIST_PAGES = 50
@@ -103,117 +101,6 @@ def parse_error(reply: Reply) -> UpstreamError:
     if isinstance(fields, list) and fields and isinstance(fields[0], Mapping):
         param = str(fields[0].get("field", "")).removeprefix("input.") or None
     return UpstreamError(message=message, param=param, raw=body)
-
-
-# -- create ------------------------------------------------------------------------------
-
-#: Models outside the table: the near-universal fields pass unchecked, the rest is refused.
-_UNKNOWN = ModelRules(image_field=None, durations=None, negative_prompt=True, seed=True)
-
-
-def _split_model(model: str, call: reelgate.Call) -> tuple[str, str | None]:
-    name, _, version = model.partition(":")
-    owner, _, rest = name.partition("/")
-    if not owner or not rest or "/" in rest or (version and not _VERSION.match(version)):
-        raise InvalidRequestError(
-            "Replicate models are owner/name or owner/name:version (a 64-character hex "
-            f"version id); got {model!r}",
-            param="model",
-            call=call,
-        )
-    return name, version or None
-
-
-def _size_fields(
-    size: str, rules: ModelRules, refuse: Callable[[str, str], InvalidRequestError]
-) -> dict[str, str]:
-    width, height = (int(n) for n in size.split("x"))
-    d = gcd(width, height)
-    fields = {"aspect_ratio": f"{width // d}:{height // d}", "resolution": f"{min(width, height)}p"}
-    if not rules.ratios and not rules.resolutions:
-        raise refuse("size", "takes no size")
-    for field, allowed in (("aspect_ratio", rules.ratios), ("resolution", rules.resolutions)):
-        if allowed and fields[field] not in allowed:
-            note = " (the short side)" if field == "resolution" else ""
-            raise refuse("size", f"makes {', '.join(allowed)}{note}; {size} is {fields[field]}")
-    return {k: v for k, v in fields.items() if (rules.ratios, rules.resolutions)[k == "resolution"]}
-
-
-def _checked(
-    request: reelgate.CreateVideo, name: str, rules: ModelRules, call: reelgate.Call
-) -> dict[str, Any]:
-    hint = "" if rules is not _UNKNOWN else " (reelgate does not know its fields: use extra_params)"
-
-    def refuse(param: str, why: str) -> InvalidRequestError:
-        return InvalidRequestError(f"{name} {why}{hint}", param=param, call=call)
-
-    body: dict[str, Any] = {}
-    if request.seconds is not None:
-        if rules.durations is not None and int(request.seconds) not in rules.durations:
-            allowed = ", ".join(str(d) for d in rules.durations)
-            raise refuse(
-                "seconds", f"makes {allowed} second videos" if allowed else "takes no duration"
-            )
-        body["duration"] = int(request.seconds)
-    if request.size is not None:
-        body.update(_size_fields(request.size, rules, refuse))
-    long_only = rules.long_resolutions.get(body.get("duration", 0))
-    if long_only and body.get("resolution", long_only[0]) not in long_only:
-        raise refuse("seconds", f"makes {body['duration']}-second videos only at {long_only[0]}")
-    if (request.input_reference is not None) != rules.image_required and (
-        rules.image_field is None or rules.image_required
-    ):
-        why = (
-            "is image-to-video: give an input_reference"
-            if rules.image_required
-            else "takes no image"
-        )
-        raise refuse("input_reference", why)
-    for param, allowed_, field in (
-        ("negative_prompt", rules.negative_prompt, "negative_prompt"),
-        ("seed", rules.seed, "seed"),
-        ("audio", rules.audio, "generate_audio"),
-    ):
-        if (value := getattr(request, param)) is not None:
-            if not allowed_:
-                raise refuse(param, f"takes no {param}")
-            body[field] = value
-    return body
-
-
-def build_input(
-    request: reelgate.CreateVideo, model: str, call: reelgate.Call
-) -> tuple[str, dict[str, Any]]:
-    """
-    The path and JSON body of a create, checked against the model's table.
-
-    Listed models (`reelgate_replicate.catalog.MODELS`) get their own field names (the
-    image as ``image``, ``start_image``, ``first_frame_image``...). Other models get
-    ``prompt``, ``duration``, ``seed`` and ``negative_prompt`` unchecked; their size or
-    image fields must come in ``extra_params``, which is merged in as given.
-
-    Returns:
-        ``/models/{owner}/{name}/predictions`` (or ``/predictions`` for a version) and the body.
-
-    Raises:
-        InvalidRequestError: The request cannot succeed on the model; nothing is sent.
-    """
-    name, version = _split_model(model, call)
-    rules = MODELS.get(name, _UNKNOWN)
-    fields = {"prompt": request.prompt, **_checked(request, name, rules, call)}
-    if request.input_reference is not None and rules.image_field is not None:
-        image = request.input_reference
-        fields[rules.image_field] = image.url if image.url is not None else image.data_url()
-    if repeated := sorted(fields.keys() & request.extra_params.keys()):
-        raise InvalidRequestError(
-            f"extra_params.{repeated[0]} repeats a field of the request",
-            param="extra_params",
-            call=call,
-        )
-    body_input = {**fields, **request.extra_params}
-    if version is not None:
-        return "/predictions", {"version": version, "input": body_input}
-    return f"/models/{name}/predictions", {"input": body_input}
 
 
 # -- predictions -------------------------------------------------------------------------
