@@ -12,7 +12,7 @@ import reelgate
 import reelgate.status
 import reelgate_fal
 from reelgate.emulation import Fault
-from reelgate.errors import InvalidRequestError, VideoNotReadyError
+from reelgate.errors import InvalidRequestError, NotFoundError, VideoNotReadyError
 from reelgate.gateway import Gateway
 from reelgate_fal import build_input
 from reelgate_fal.catalog import app_path
@@ -269,3 +269,14 @@ def test_resolutions_keep_the_endpoint_spelling() -> None:
     request = _request(model, input_reference=PNG, size="1366x768", seconds=10)
     body = build_input(request, model, call("create", model))
     assert (body["resolution"], body["duration"]) == ("768P", "10")
+
+
+async def test_a_result_fal_no_longer_holds_is_not_found(
+    gateway: Gateway, emulator: FalEmulator, clock: Clock
+) -> None:
+    """A completed request whose result is gone is not found, never a failed video."""
+    video = await gateway.create(_request())
+    clock.advance(JOB_SECONDS)
+    emulator.faults.add(Fault(status=404, method="GET", path=r"/requests/[^/]+$"))
+    with pytest.raises(NotFoundError, match="no longer holds the result"):
+        await gateway.retrieve(video.id)

@@ -20,9 +20,9 @@ from urllib.parse import quote
 import attrs
 
 import reelgate
-from reelgate.config import Secret
 from reelgate.errors import (
     InvalidRequestError,
+    NotFoundError,
     ProviderError,
     ReelgateError,
     UnsupportedOperationError,
@@ -61,7 +61,7 @@ class FalSettings(reelgate.ProviderSettings):
     base_url: str | None = DEFAULT_BASE_URL
 
 
-def fal_key(key: Secret) -> dict[str, str]:
+def fal_key(key: reelgate.Secret) -> dict[str, str]:
     """``Authorization: Key <FAL_KEY>``: fal's scheme."""
     return {"Authorization": f"Key {key.reveal()}"}
 
@@ -231,6 +231,10 @@ class FalProvider:
             result = await self.upstream.json(
                 "GET", self._url(video_id, call), call=call, idempotent=True
             )
+        except NotFoundError as e:
+            raise NotFoundError(
+                f"fal no longer holds the result of request {video_id}", call=call
+            ) from e
         except ReelgateError as e:
             if not e.upstream or (e.status_code or 500) >= 500 or e.status_code == 429:
                 raise
