@@ -194,3 +194,22 @@ async def test_delete_cancels_a_running_prediction(
     clock.advance(JOB_SECONDS)
     await gateway.retrieve(finished.id)
     assert (await gateway.delete(finished.id)).upstream == "kept"
+
+
+def test_outputs_list_videos_first() -> None:
+    """A list output keeps every file URL, videos first, typed by extension."""
+    video = prediction_to_video(
+        {
+            "id": "p2",
+            "status": "succeeded",
+            "output": [
+                "https://replicate.delivery/a/poster.jpg",
+                "https://replicate.delivery/a/out.mp4",
+            ],
+        },
+        call("retrieve"),
+    )
+    assert [(o.url, o.content_type) for o in video.videos] == [
+        ("https://replicate.delivery/a/out.mp4", "video/mp4"),
+        ("https://replicate.delivery/a/poster.jpg", "image/jpeg"),
+    ]

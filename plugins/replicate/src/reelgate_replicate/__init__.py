@@ -57,7 +57,15 @@ _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)%")
 _STEPS = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
 _MAX_LIST_PAGES = 50
 _MAX_CURSORS = 10_000
-_VIDEO_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm"}
+_FILE_TYPES = {
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -139,16 +147,17 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _outputs(output: Any) -> tuple[reelgate.VideoOutput, ...]:
+    """The output's file URLs, videos first (a model may also return, say, a poster frame)."""
     urls = [output] if isinstance(output, str) else output if isinstance(output, list) else []
     found = []
     for url in urls:
         if isinstance(url, str) and url.startswith(("https://", "http://")):
             path = urlsplit(url).path.lower()
-            kind = next((t for ext, t in _VIDEO_TYPES.items() if path.endswith(ext)), None)
+            kind = next((t for ext, t in _FILE_TYPES.items() if path.endswith(ext)), None)
             found.append(
                 reelgate.VideoOutput(type="url", url=url, content_type=kind or "video/mp4")
             )
-    return tuple(found)
+    return tuple(sorted(found, key=lambda o: not o.content_type.startswith("video/")))
 
 
 def prediction_to_video(prediction: Any, call: reelgate.Call) -> reelgate.Video:
