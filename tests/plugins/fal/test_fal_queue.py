@@ -175,7 +175,7 @@ async def test_queue_then_progress_then_result(
 
 async def test_an_error_in_the_status_is_a_failure(gateway: Gateway, clock: Clock) -> None:
     """COMPLETED with error and error_type reads as failed with that code and message."""
-    video = await gateway.create(_request(prompt="a paper boat [emulate:fail]"))
+    video = await gateway.create(_request(prompt="a paper boat [emulate:runner_error]"))
     clock.advance(JOB_SECONDS)
     failed = await gateway.retrieve(video.id)
     assert failed.status is reelgate.VideoStatus.FAILED
@@ -184,21 +184,25 @@ async def test_an_error_in_the_status_is_a_failure(gateway: Gateway, clock: Cloc
     )
 
 
+@pytest.mark.parametrize(
+    ("directive", "code", "says"),
+    [
+        ("fail", "value_error", "prompt: The model could not generate"),
+        ("filter", "content_policy_violation", "flagged by a content checker"),
+    ],
+)
 async def test_an_error_in_the_result_is_a_failure(
-    gateway: Gateway, emulator: FalEmulator, clock: Clock
+    gateway: Gateway, clock: Clock, directive: str, code: str, says: str
 ) -> None:
-    """A completed request whose result answers a 4xx error reads as failed, once."""
-    video = await gateway.create(_request())
+    """fal reports most failures only in the result: COMPLETED, then a 422 from the result."""
+    video = await gateway.create(_request(prompt=f"a paper boat [emulate:{directive}]"))
     clock.advance(JOB_SECONDS)
-    emulator.faults.add(
-        Fault(
-            status=422, method="GET", path=r"/requests/[^/]+$", message="content policy violation"
-        )
-    )
     failed = await gateway.retrieve(video.id)
     assert failed.status is reelgate.VideoStatus.FAILED
     assert failed.error is not None
-    assert failed.error.message == "content policy violation"
+    assert failed.error.code == code
+    assert failed.error.message is not None
+    assert says in failed.error.message
 
 
 async def test_download_comes_from_the_cdn_without_the_key(

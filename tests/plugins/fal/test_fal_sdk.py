@@ -72,8 +72,8 @@ def test_status_result_and_cancel_by_id(client: fal_client.SyncClient) -> None:
 
 
 def test_failed_request_reads_as_completed_with_error(client: fal_client.SyncClient) -> None:
-    """A failed request is Completed with error and error_type; its result is an HTTP error."""
-    handle = client.submit(KLING, arguments={"prompt": "a paper boat [emulate:fail]"})
+    """A runner error is Completed with error and error_type; its result is an HTTP error."""
+    handle = client.submit(KLING, arguments={"prompt": "a paper boat [emulate:runner_error]"})
     for _ in handle.iter_events(interval=0.02):
         pass
     status = handle.status()
@@ -82,6 +82,19 @@ def test_failed_request_reads_as_completed_with_error(client: fal_client.SyncCli
     with pytest.raises(fal_client.client.FalClientHTTPError) as caught:
         client.result(KLING, handle.request_id)
     assert caught.value.status_code == 500
+
+
+def test_model_failure_surfaces_in_the_result(client: fal_client.SyncClient) -> None:
+    """A model failure is a plain Completed; the result raises with fal's detail list."""
+    handle = client.submit(KLING, arguments={"prompt": "a paper boat [emulate:fail]"})
+    for _ in handle.iter_events(interval=0.02):
+        pass
+    status = handle.status()
+    assert isinstance(status, fal_client.Completed)
+    assert status.error is None
+    with pytest.raises(fal_client.client.FalClientHTTPError) as caught:
+        handle.get()
+    assert caught.value.status_code == 422
 
 
 def test_validation_error(client: fal_client.SyncClient) -> None:

@@ -7,12 +7,15 @@ Run it with ``python -m reelgate_fal.emulator --port 8103``. It serves:
   ``response_url``, ``cancel_url`` (under the model's app) and ``queue_position``;
 * ``GET /{app}/requests/{id}/status[?logs=1]``: ``IN_QUEUE`` with a ``queue_position``
   counting down for the first fifth of the job, ``IN_PROGRESS`` with ``logs`` (entries
-  ``{message, level, source, timestamp}``), ``COMPLETED`` with ``metrics`` (and
-  ``error``/``error_type`` when it failed: ``[emulate:fail]`` in the prompt);
-  ``[emulate:slow]`` takes a minute;
+  ``{message, level, source, timestamp}``), ``COMPLETED`` with ``metrics``;
+  ``[emulate:slow]`` in the prompt takes a minute;
 * ``GET /{app}/requests/{id}``: the result, ``{"video": {"url", "content_type",
   "file_name", "file_size"}, "seed"}``, with the file on another host name than the API
-  (as ``v3.fal.media`` is), served without a key at ``/files/{token}/output.mp4``;
+  (as ``v3.fal.media`` is), served without a key at ``/files/{token}/output.mp4``.
+  A failed request is COMPLETED too, and its result is the error: ``[emulate:fail]``
+  answers a 422 ``detail`` list, ``[emulate:filter]`` a 422 content-policy refusal,
+  ``[emulate:runner_error]`` a 500 request error whose ``error``/``error_type`` the status
+  also carries;
 * ``PUT /{app}/requests/{id}/cancel``: ``202 {"status": "CANCELLATION_REQUESTED"}``,
   ``400 {"status": "ALREADY_COMPLETED"}`` or ``404 {"status": "NOT_FOUND"}``.
 
@@ -67,7 +70,7 @@ class QueuedRequest:
     input: dict[str, Any]
     created: float
     seconds: float
-    fail: bool
+    failure: str | None
     file: str = attrs.field(factory=lambda: secrets.token_urlsafe(16))
     cancelled: float | None = None
 
@@ -104,7 +107,7 @@ class QueuedRequest:
             "logs": logs if with_logs else None,
             "metrics": {"inference_time": round(self.seconds * 0.8, 3)},
         }
-        if self.fail:
+        if self.failure == "runner_error":
             out.update(
                 error="The model failed to generate a video (emulated)",
                 error_type="runner_server_error",
@@ -173,6 +176,24 @@ def _validate(model: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     return issues
 
 
+def _failed_result(found: QueuedRequest, answer: dict[str, Any]) -> Response | None:
+    """The result of a request that did not make a video: fal answers it with the error."""
+    if answer.get("error_type") == "client_cancelled":
+        return _detail(499, answer["error"], error_type="client_cancelled")
+    if found.failure == "runner_error":
+        return _detail(500, answer["error"], error_type=answer["error_type"])
+    if found.failure is not None:
+        kind = "content_policy_violation" if found.failure == "filter" else "value_error"
+        message = (
+            "The content could not be processed because it contained material flagged "
+            "by a content checker."
+            if found.failure == "filter"
+            else "The model could not generate a video from this input (emulated)."
+        )
+        return _detail(422, [{"loc": ["body", "prompt"], "msg": message, "type": kind}])
+    return None
+
+
 def create_app(
     *,
     job_seconds: float = 2.0,
@@ -224,7 +245,7 @@ def create_app(
             input=body,
             created=clock(),
             seconds=60.0 if "slow" in flags else job_seconds,
-            fail="fail" in flags,
+            failure=next((f for f in ("fail", "filter", "runner_error") if f in flags), None),
         )
         requests[queued.id] = queued
         url = f"{base(request)}/{app_path(model)}/requests/{queued.id}"
@@ -263,10 +284,8 @@ def create_app(
         answer = found.status(clock(), with_logs=False)
         if answer["status"] != "COMPLETED":
             return _detail(400, "Request is still in progress")
-        if answer.get("error_type") == "client_cancelled":
-            return _detail(499, answer["error"], error_type="client_cancelled")
-        if found.fail:
-            return _detail(500, answer["error"], error_type=answer["error_type"])
+        if (failed := _failed_result(found, answer)) is not None:
+            return failed
         video = {
             "url": f"{_cdn_base(request)}/files/{found.file}/output.mp4",
             "content_type": "video/mp4",
@@ -288,7 +307,7 @@ def create_app(
     async def file(request: Request) -> Response:
         token = request.path_params["token"]
         for found in requests.values():
-            if found.file == token and not found.fail and found.cancelled is None:
+            if found.file == token and found.failure is None and found.cancelled is None:
                 return Response(media(Variant.VIDEO), media_type="video/mp4")
         return Response(b"Not Found", 404, media_type="text/plain")
 
