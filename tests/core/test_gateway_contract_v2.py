@@ -143,3 +143,19 @@ async def test_delete_of_a_job_gone_upstream_forgets_it(make_gateway, fake) -> N
         await gateway.delete(video.id)
     with pytest.raises(NotFoundError):
         await gateway.delete("never-seen:thin")
+
+
+async def test_another_owners_job_is_no_cursor(make_gateway, fake, fake_spec) -> None:
+    """after= naming another caller's job is the same 400 as an id naming no job."""
+    gateway = make_gateway(fake_spec(fake))
+    theirs = await gateway.create(_request("fake/fake-1"), owner="KEY_A")
+    mine = await gateway.create(_request("fake/fake-1"), owner="KEY_B")
+    messages = []
+    for after in (theirs.id, "jobs%2Fnever:fake"):
+        with pytest.raises(InvalidRequestError) as e:
+            await gateway.list("fake", after=after, owner="KEY_B")
+        assert e.value.param == "after"
+        messages.append(e.value.message.replace(after.partition(":")[0], "ID"))
+    assert messages[0].replace("jobs/fake:0", "ID") == messages[1].replace("jobs/never", "ID")
+    page = await gateway.list("fake", after=mine.id, owner="KEY_B")
+    assert page.data == ()
