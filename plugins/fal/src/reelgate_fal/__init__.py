@@ -66,6 +66,11 @@ def fal_key(key: reelgate.Secret) -> dict[str, str]:
     return {"Authorization": f"Key {key.reveal()}"}
 
 
+def _issue(item: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in item.get("loc") or () if p != "body")
+    return f"{where}: {item.get('msg')}" if where else str(item.get("msg"))
+
+
 def parse_error(reply: Reply) -> UpstreamError:
     """
     Read fal's error bodies.
@@ -85,11 +90,7 @@ def parse_error(reply: Reply) -> UpstreamError:
     if isinstance(detail, list) and detail and isinstance(detail[0], Mapping):
         first = detail[0]
         loc = [str(p) for p in first.get("loc") or () if p != "body"]
-        message = "; ".join(
-            f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}"
-            for d in detail
-            if isinstance(d, Mapping)
-        )
+        message = "; ".join(_issue(d) for d in detail if isinstance(d, Mapping))
         return UpstreamError(
             message=message, code=code or first.get("type"), param=".".join(loc) or None, raw=body
         )

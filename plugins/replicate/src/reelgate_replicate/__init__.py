@@ -178,7 +178,9 @@ def prediction_to_video(prediction: Any, call: reelgate.Call) -> reelgate.Video:
     native = get("status")
     error = None
     if native == "failed":
-        error = reelgate.VideoError(code="failed", message=str(get("error") or "it failed"))
+        error = reelgate.VideoError(
+            code="failed", message=str(get("error") or "the prediction failed")
+        )
     elif native == "canceled":
         error = cancelled_error()
     metrics, model_input = _mapping(get("metrics")), _mapping(get("input"))
