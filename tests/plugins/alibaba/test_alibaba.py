@@ -284,7 +284,7 @@ async def test_delete_cancels_a_pending_task(app: Any, build: Build) -> None:
 
 
 async def test_a_task_past_pending_cannot_be_cancelled(build: Build) -> None:
-    """DashScope cancels only PENDING tasks: a task it already runs is kept there, forgotten here."""
+    """DashScope cancels only PENDING tasks: a running task is kept there, forgotten here."""
     app = create_app(job_seconds=0.0, api_keys={KEY})
     gateway = build(app)
     video = await gateway.create(_t2v())
