@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -134,6 +135,19 @@ async def test_observe_fills_what_the_poll_leaves_out(index: JobIndex) -> None:
     assert (seen.model, seen.prompt, seen.seconds, seen.size) == ("m", "p", "8", "1x1")
 
 
+async def test_provider_state_is_kept_and_replaced(index: JobIndex) -> None:
+    """A job's provider state is stored on add and replaced only by a newer one."""
+    stored = await index.add(_record("a", provider_state={"app": "fal/x", "n": [1, 2]}))
+    assert stored.provider_state == {"app": "fal/x", "n": [1, 2]}
+    await index.observe("sim", "a", _video("a", "in_progress"))
+    assert (await index.get("sim", "a")).provider_state == {"app": "fal/x", "n": [1, 2]}  # type: ignore[union-attr]
+    await index.observe("sim", "a", _video("a", "in_progress"), provider_state={"file": "f1"})
+    assert (await index.get("sim", "a")).provider_state == {"file": "f1"}  # type: ignore[union-attr]
+    await index.observe("sim", "new", _video("new"), provider_state={"model": "m"})
+    assert (await index.get("sim", "new")).provider_state == {"model": "m"}  # type: ignore[union-attr]
+    assert (await index.add(_record("plain"))).provider_state is None
+
+
 async def test_deleted_jobs_leave_the_list(index: JobIndex) -> None:
     """A deleted job is marked, and no page shows it; unknown jobs can be marked too."""
     natives = await _add_jobs(index, 3)
@@ -250,6 +264,53 @@ async def test_sqlite_survives_reopening(tmp_path: Path) -> None:
     finally:
         await second.aclose()
 
+
+async def test_sqlite_adds_provider_state_to_an_older_file(tmp_path: Path) -> None:
+    """A file written before jobs had a provider state opens, keeps its jobs, and takes one."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.execute(
+        "INSERT INTO jobs (instance, native_id, created_at, key_name) "
+        "VALUES ('sim', 'old', 1000.0, 'KEY_A')"
+    )
+    db.commit()
+    db.close()
+    index = SQLiteJobIndex(path)
+    try:
+        record = await index.get("sim", "old")
+        assert record is not None
+        assert (record.key_name, record.provider_state) == ("KEY_A", None)
+        await index.observe("sim", "old", _video("old"), provider_state={"k": "v"})
+        assert (await index.get("sim", "old")).provider_state == {"k": "v"}  # type: ignore[union-attr]
+    finally:
+        await index.aclose()
+    reopened = SQLiteJobIndex(path)
+    try:
+        assert (await reopened.get("sim", "old")).provider_state == {"k": "v"}  # type: ignore[union-attr]
+    finally:
+        await reopened.aclose()
+
+
+# The schema as the first released index wrote it.
+OLD_SCHEMA = """
+CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance TEXT NOT NULL,
+    native_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    key_name TEXT,
+    owner TEXT,
+    idempotency_key TEXT,
+    remixed_from TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    video TEXT,
+    UNIQUE (instance, native_id)
+);
+CREATE UNIQUE INDEX jobs_idempotency
+    ON jobs (coalesce(owner, ''), idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX jobs_by_time ON jobs (instance, created_at, seq);
+"""
 
 WRITER = """
 import sys, time

@@ -50,10 +50,11 @@ from .model import (
 if TYPE_CHECKING:
     from . import wire
     from .config import ProviderSettings, RetryPolicy, Secret, Timeouts
-    from .gateway import Gateway, SyncGateway
+    from .gateway import Gateway
     from .hookspecs import hookimpl
     from .provider import Call, Operation, ProviderRegistry, ProviderSetup, ProviderSpec
     from .stream import DownloadStream
+    from .sync import SyncGateway
 
 __version__ = "0.1.0"
 
@@ -61,7 +62,7 @@ __version__ = "0.1.0"
 # the converter are only imported by code that needs them).
 _LAZY = {
     "Gateway": "gateway",
-    "SyncGateway": "gateway",
+    "SyncGateway": "sync",
     "hookimpl": "hookspecs",
     "Call": "provider",
     "DownloadStream": "stream",

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -48,6 +48,8 @@ class JobRecord:
         remixed_from: The qualified id of the job this one remixes.
         deleted: Whether the job was deleted through the gateway.
         video: The last state seen (qualified id), after the status machine.
+        provider_state: The provider's own data for this job (`Video.provider_state`),
+            handed back to it on every later call; the latest one the provider returned.
     """
 
     instance: str
@@ -59,6 +61,7 @@ class JobRecord:
     remixed_from: str | None = None
     deleted: bool = False
     video: Video | None = None
+    provider_state: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
     seq: int = 0
 
 
@@ -73,11 +76,19 @@ class JobIndex(Protocol):
         """The record of a job, or None."""
         ...
 
-    async def observe(self, instance: str, native_id: str, video: Video) -> Video:
+    async def observe(
+        self,
+        instance: str,
+        native_id: str,
+        video: Video,
+        *,
+        provider_state: Mapping[str, Any] | None = None,
+    ) -> Video:
         """
         Merge a freshly seen state through the status machine and store it.
 
         Returns what the caller should see. Unknown jobs are recorded as first seen now.
+        A `provider_state` (not None) replaces the one stored with the job.
         """
         ...
 
@@ -160,7 +171,14 @@ class MemoryJobIndex:
     async def get(self, instance: str, native_id: str) -> JobRecord | None:  # noqa: D102
         return self._jobs.get((instance, native_id))
 
-    async def observe(self, instance: str, native_id: str, video: Video) -> Video:  # noqa: D102
+    async def observe(  # noqa: D102
+        self,
+        instance: str,
+        native_id: str,
+        video: Video,
+        *,
+        provider_state: Mapping[str, Any] | None = None,
+    ) -> Video:
         key = (instance, native_id)
         record = self._jobs.get(key)
         if record is None:
@@ -172,7 +190,10 @@ class MemoryJobIndex:
                 )
             )
         merged = _merge(record, video)
-        self._jobs[key] = attrs.evolve(record, video=merged)
+        if provider_state is None:
+            self._jobs[key] = attrs.evolve(record, video=merged)
+        else:
+            self._jobs[key] = attrs.evolve(record, video=merged, provider_state=provider_state)
         return merged
 
     async def find_idempotent(self, owner: str | None, key: str) -> JobRecord | None:  # noqa: D102
@@ -235,6 +256,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     remixed_from TEXT,
     deleted INTEGER NOT NULL DEFAULT 0,
     video TEXT,
+    provider_state TEXT,
     UNIQUE (instance, native_id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
@@ -242,9 +264,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
 CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (instance, created_at, seq);
 """
 
+
+def _state_json(state: Mapping[str, Any] | None) -> str | None:
+    return None if state is None else json.dumps(state, separators=(",", ":"))
+
+
 _COLUMNS = (
     "seq, instance, native_id, created_at, key_name, owner, idempotency_key, remixed_from, "
-    "deleted, video"
+    "deleted, video, provider_state"
 )
 
 
@@ -269,9 +296,26 @@ class SQLiteJobIndex:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
 
     def __repr__(self) -> str:
         return f"SQLiteJobIndex({str(self.path)!r})"
+
+    def _add_missing_columns(self) -> None:
+        # Files written before a column existed gain it (under the write lock, so two
+        # processes opening one old file add it once).
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "provider_state" in columns:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            if "provider_state" not in columns:
+                self._db.execute("ALTER TABLE jobs ADD COLUMN provider_state TEXT")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
@@ -281,7 +325,19 @@ class SQLiteJobIndex:
         return await anyio.to_thread.run_sync(locked)
 
     def _record(self, row: tuple[Any, ...]) -> JobRecord:
-        seq, instance, native_id, created_at, key_name, owner, idem, remixed, deleted, video = row
+        (
+            seq,
+            instance,
+            native_id,
+            created_at,
+            key_name,
+            owner,
+            idem,
+            remixed,
+            deleted,
+            video,
+            state,
+        ) = row
         return JobRecord(
             seq=seq,
             instance=instance,
@@ -293,6 +349,7 @@ class SQLiteJobIndex:
             remixed_from=remixed,
             deleted=bool(deleted),
             video=self._wire.video_from_dict(json.loads(video)) if video else None,
+            provider_state=json.loads(state) if state is not None else None,
         )
 
     def _video_json(self, video: Video | None) -> str | None:
@@ -308,7 +365,8 @@ class SQLiteJobIndex:
     def _insert(self, db: sqlite3.Connection, r: JobRecord) -> None:
         db.execute(
             "INSERT OR IGNORE INTO jobs (instance, native_id, created_at, key_name, owner, "
-            "idempotency_key, remixed_from, deleted, video) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "idempotency_key, remixed_from, deleted, video, provider_state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.instance,
                 r.native_id,
@@ -319,6 +377,7 @@ class SQLiteJobIndex:
                 r.remixed_from,
                 int(r.deleted),
                 self._video_json(r.video),
+                _state_json(r.provider_state),
             ),
         )
 
@@ -351,7 +410,14 @@ class SQLiteJobIndex:
     async def get(self, instance: str, native_id: str) -> JobRecord | None:  # noqa: D102
         return await self._run(lambda db: self._get(db, instance, native_id))
 
-    async def observe(self, instance: str, native_id: str, video: Video) -> Video:  # noqa: D102
+    async def observe(  # noqa: D102
+        self,
+        instance: str,
+        native_id: str,
+        video: Video,
+        *,
+        provider_state: Mapping[str, Any] | None = None,
+    ) -> Video:
         def observe(db: sqlite3.Connection) -> Video:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -364,10 +430,22 @@ class SQLiteJobIndex:
                     )
                     self._insert(db, record)
                 merged = _merge(record, video)
-                db.execute(
-                    "UPDATE jobs SET video = ? WHERE instance = ? AND native_id = ?",
-                    (self._video_json(merged), instance, native_id),
-                )
+                if provider_state is None:
+                    db.execute(
+                        "UPDATE jobs SET video = ? WHERE instance = ? AND native_id = ?",
+                        (self._video_json(merged), instance, native_id),
+                    )
+                else:
+                    db.execute(
+                        "UPDATE jobs SET video = ?, provider_state = ? "
+                        "WHERE instance = ? AND native_id = ?",
+                        (
+                            self._video_json(merged),
+                            _state_json(provider_state),
+                            instance,
+                            native_id,
+                        ),
+                    )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
