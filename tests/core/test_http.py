@@ -311,7 +311,7 @@ async def test_retried_errors_carry_no_hidden_state(upstream) -> None:
     "retry_after", ["inf", "-inf", "nan", "-1", "1e400", "soon", "Wed, 99 Foo 2015 07:28:00 GMT"]
 )
 async def test_an_unusable_retry_after_is_raised_at_once(upstream, waits, retry_after: str) -> None:
-    """A Retry-After no wait can honour means too long: a 429 at once, retry_after finite or None."""
+    """A Retry-After no wait can honour is too long: a 429 at once, with no retry_after."""
     retry = RetryPolicy(attempts=5, wait_initial=0.001, wait_jitter=0)
     up, script = upstream(_json(429, **{"retry-after": retry_after}), _json(200), retry=retry)
     with pytest.raises(RateLimitError) as e:

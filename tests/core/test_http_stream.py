@@ -352,6 +352,12 @@ async def test_the_deadline_bounds_opening_only(site) -> None:
             pass
 
 
+def _port(listener: anyio.abc.Listener[Any]) -> int:
+    # anyio's typed attribute look-up, not Django's QuerySet.extra.
+    port: int = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610
+    return port
+
+
 async def _stalling_server(
     task_status: anyio.abc.TaskStatus[int], *, body: bytes, stall: float
 ) -> None:
@@ -368,7 +374,7 @@ async def _stalling_server(
             await anyio.sleep(stall)
 
     async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
-        task_status.started(listener.extra(anyio.abc.SocketAttribute.local_port))
+        task_status.started(_port(listener))
         await listener.serve(serve)
 
 
@@ -408,7 +414,7 @@ async def test_http_library_debug_lines_are_scrubbed(caplog) -> None:
             )
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    port = _port(listener)
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, serve)
         async with make_client() as client:
