@@ -196,8 +196,7 @@ def _poll_after(reply: Reply) -> float | None:
 def _malformed(what: str, call: reelgate.Call) -> ProviderError:
     return ProviderError(
         f"{call.instance} answered {call.request_type} with {what}",
-        provider=call.instance,
-        request_type=call.request_type,
+        call=call,
         upstream=True,
     )
 
@@ -448,8 +447,7 @@ class OpenAIProvider:
         return VideoNotReadyError(
             f"video {video_id} is {video.status.value}; only completed videos can be downloaded",
             code=refused.code,
-            provider=call.instance,
-            request_type=call.request_type,
+            call=call,
             upstream=True,
             raw_response=refused.raw_response,
         )
