@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import email.utils
 import json
 import logging
 import math
+import pathlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -16,6 +18,7 @@ import httpx2
 import pytest
 import stamina.instrumentation
 
+import reelgate
 from reelgate.config import RetryPolicy, Secret, Timeouts
 from reelgate.errors import (
     AuthenticationError,
@@ -868,3 +871,28 @@ async def test_observe_upstream_keeps_nothing_unless_asked(upstream) -> None:
         await up.request("GET", "/a", call=CALL, idempotent=True)
     assert log.latency > 0
     assert log.raw_responses == []
+
+
+# -- layering -----------------------------------------------------------------------------
+
+
+def _runtime_imports(node: ast.AST) -> set[str]:
+    """Modules a file imports when it runs (imports under ``if TYPE_CHECKING`` left out)."""
+    if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        return set().union(*map(_runtime_imports, node.orelse))
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {node.module.split(".")[0]} if node.module and not node.level else set()
+    return set().union(*map(_runtime_imports, ast.iter_child_nodes(node)))
+
+
+def test_only_reelgate_http_imports_httpx2() -> None:
+    """The rest of the core reaches the HTTP library through reelgate.http alone."""
+    root = pathlib.Path(reelgate.__file__).parent
+    importers = {
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "httpx2" in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    assert importers == {"http.py"}
