@@ -257,16 +257,17 @@ class Upstream:
         try:
             if total is None:
                 return await self._tries(attempt)
-            with anyio.fail_after(total):
+            with anyio.move_on_after(total):
                 return await self._tries(attempt)
         except _Retry as last:
             raise last.error from None
-        except TimeoutError:
-            raise ProviderTimeoutError(
-                f"{call.instance} ({call.request_type}) took more than {total:g} s",
-                call=call,
-                ambiguous=True,
-            ) from None
+        # Only the deadline's own cancellation gets here: a TimeoutError raised inside
+        # a try is not taken for it.
+        raise ProviderTimeoutError(
+            f"{call.instance} ({call.request_type}) took more than {total:g} s",
+            call=call,
+            ambiguous=True,
+        )
 
     async def _tries(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         policy = self.retry
