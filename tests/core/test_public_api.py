@@ -27,6 +27,7 @@ CORE_MODULES = [
     "reelgate.ids",
     "reelgate.model",
     "reelgate.plugins",
+    "reelgate.postgres",
     "reelgate.provider",
     "reelgate.sim",
     "reelgate.status",

@@ -140,14 +140,19 @@ class Gateway:
         Build a gateway from ``reelgate.toml`` (or `path`) and the environment.
 
         The job index is the one the configuration names (default: SQLite under the
-        user's state directory).
+        user's state directory; PostgreSQL when ``REELGATE_INDEX_URL`` or the variable
+        ``[index] url_env`` names holds a ``postgresql://`` URL).
 
         Raises:
             ConfigurationError: The configuration is invalid.
         """
         config = path if isinstance(path, Config) else load_config(path)
         if index is None:
-            if config.index.kind == "memory":
+            if (url := config.index.url()) is not None:
+                from .postgres import PostgresJobIndex  # noqa: PLC0415  # an optional extra
+
+                index = PostgresJobIndex(url)
+            elif config.index.kind == "memory":
                 index = MemoryJobIndex()
             else:
                 from .store import SQLiteJobIndex  # noqa: PLC0415
@@ -251,7 +256,7 @@ class Gateway:
         self, video_id: str, owner: str | None, operation: Operation
     ) -> tuple[VideoId, ProviderInstance, JobRecord | None]:
         vid = VideoId.parse(video_id)
-        instance = self.instance(vid.instance)
+        instance = self._instance_of_job(vid, video_id, operation)
         record = await self.index.get(instance.name, vid.native)
         if (record is not None and record.deleted) or (
             owner is not None and (record is None or record.owner != owner)
@@ -262,6 +267,14 @@ class Gateway:
                 request_type=operation.request_type,
             )
         return vid, instance, record
+
+    def _instance_of_job(
+        self, vid: VideoId, video_id: str, operation: Operation
+    ) -> ProviderInstance:
+        """The instance a job id names; an instance nobody configured holds no jobs: 404."""
+        if vid.instance not in self._instances and vid.instance not in self.problems:
+            raise NotFoundError(f"no video {video_id!r}", request_type=operation.request_type)
+        return self.instance(vid.instance)
 
     @staticmethod
     def _call(instance: ProviderInstance, record: JobRecord | None, operation: Operation) -> Call:
@@ -420,7 +433,8 @@ class Gateway:
         Raises:
             WaitTimeoutError: Time ran out; the error carries the last state seen.
         """
-        instance = self.instance(VideoId.parse(video_id).instance)
+        vid = VideoId.parse(video_id)
+        instance = self._instance_of_job(vid, video_id, Operation.RETRIEVE)
         base = poll_interval if poll_interval is not None else instance.poll_interval
         ceiling = max(base, min(base * 5, 30.0))
         delay = base
@@ -487,6 +501,14 @@ class Gateway:
                     param="after",
                 )
             native_after = cursor.native
+            if owner is not None:
+                # Another caller's job is no cursor of this caller's: the same answer as
+                # for an id that names no job, so the answer tells nothing about it.
+                known = await self.index.get(instance.name, native_after)
+                if known is None or known.owner != owner:
+                    raise InvalidRequestError(
+                        f"after: no video {native_after!r} in this list", param="after"
+                    )
         if owner is None and Operation.LIST.value in instance.capabilities:
             lister: SupportsList = self._provider(instance, Operation.LIST)
             call = self._call(instance, None, Operation.LIST)

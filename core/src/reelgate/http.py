@@ -60,7 +60,7 @@ from .errors import ProviderError, ProviderTimeoutError, ReelgateError
 from .stream import DownloadStream
 
 if TYPE_CHECKING:
-    from .provider import Call
+    from .call import Call
 
 __all__ = [
     "CHUNK_SIZE",
