@@ -29,7 +29,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .provider import Call
+    from .call import Call
 
 __all__ = [
     "ErrorParser",
