@@ -31,6 +31,7 @@ from ..http import observe_upstream
 from ..ids import VideoId
 from ..model import Deleted, Variant, Video, VideoPage
 from . import bodies
+from .access import OWNER_SCOPE_KEY
 from .auth import ServerKeys
 from .download import DownloadResponse
 from .openapi import openapi_document
@@ -50,9 +51,28 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSIONS = {"video/mp4": "mp4", "image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
 
 
+def _stdlib_dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+try:
+    # An optional speed-up (about 10 µs an answer): the same bytes, when orjson is installed.
+    import orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _dumps = _stdlib_dumps
+else:
+
+    def _dumps(body: Any) -> bytes:
+        try:
+            return orjson.dumps(body)
+        except TypeError:  # what orjson refuses (integers past 64 bits...) json still writes
+            return _stdlib_dumps(body)
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(content, status_code=status, headers=headers, media_type="application/json")
+    return Response(
+        _dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _instance_of(video_id: str | None) -> str | None:
@@ -90,6 +110,7 @@ class _Handlers:
         """Authenticate, run `work`, and answer with its result or its error."""
         try:
             call.owner = self.keys.owner(request.headers)
+            request.scope[OWNER_SCOPE_KEY] = call.owner
             call.raw = bodies.wants_raw(request.headers)
             with observe_upstream(keep_raw=call.raw) as upstream:
                 started = time.perf_counter()
