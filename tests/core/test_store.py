@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reelgate import ConfigurationError, InvalidRequestError, Video, VideoError
-from reelgate.store import JobIndex, JobRecord, MemoryJobIndex, SQLiteJobIndex
+from reelgate.store import JobIndex, JobRecord, MemoryJobIndex, SQLiteJobIndex, _shared, merge
 from reelgate.store.sqlite import SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
@@ -555,3 +558,46 @@ async def _check_both_writers(path: Path, count: int) -> None:
         assert shared.video.progress == pytest.approx(100 * (count - 1) / count)
     finally:
         await index.aclose()
+
+
+_STATUSES = st.sampled_from(["queued", "in_progress", "completed", "failed"])
+_MAYBE = st.sampled_from([None, "a", "b"])
+
+
+@st.composite
+def _polls(draw: st.DrawFn) -> Video:
+    return Video(
+        id="j:sim",
+        provider="sim",
+        status=draw(_STATUSES),
+        progress=draw(st.sampled_from([None, 0, 50, 100])),
+        model=draw(_MAYBE),
+        prompt=draw(_MAYBE),
+        created_at=draw(st.sampled_from([None, 1000, 1001])),
+        remixed_from_video_id=draw(st.sampled_from([None, "src:sim"])),
+        expires_at=draw(st.sampled_from([None, 5000])),
+        error=draw(st.sampled_from([None, VideoError("x", "no")])),
+        poll_after=draw(st.sampled_from([None, 2.0])),
+        provider_metadata=draw(st.sampled_from([{}, {"raw": "done"}])),
+    )
+
+
+@given(
+    first=_polls(),
+    again=_polls(),
+    remixed=st.sampled_from([None, "src:sim"]),
+    created=st.sampled_from([1000.0, 1000.5]),
+)
+def test_a_repeated_poll_merges_as_any_other(
+    first: Video, again: Video, remixed: str | None, created: float
+) -> None:
+    """The shortcut for a poll with no news gives what the full merge gives, field by field."""
+    record = JobRecord(instance="sim", native_id="j", created_at=created, remixed_from=remixed)
+    record = attrs.evolve(record, video=merge(record, first))
+    fast = merge(record, again)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_shared, "_repeats", lambda *_: False)
+        full = merge(record, again)
+    assert fast == full
+    assert (fast.poll_after, fast.provider_metadata) == (full.poll_after, full.provider_metadata)
+    assert merge(record, record.video) is record.video  # type: ignore[arg-type]

@@ -315,11 +315,12 @@ def build_app(
                 await gateway.aclose()
 
     app = Starlette(
+        # The video routes first: they serve nearly every request.
         routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
             _video_routes("/v1/videos", handlers, "v1"),
             _video_routes("/openai/v1/videos", handlers, "openai"),
+            Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, 500: _server_error},
         lifespan=lifespan,

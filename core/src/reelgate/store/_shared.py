@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import InvalidRequestError
-from ..model import Order, Video
+from ..model import Order, Video, VideoStatus
 from ..status import advance
 
 __all__ = ["JobIndex", "JobRecord", "Observation", "merge", "unchanged", "unknown_after"]
@@ -134,8 +134,57 @@ def unknown_after(after: str) -> InvalidRequestError:
     return InvalidRequestError(f"after: no video {after!r} in this list", param="after")
 
 
+# What `merge` fills from the record when a poll leaves it out.
+_FILLED = ("model", "prompt", "seconds", "size")
+# Every other field a video compares by; a repeat has them all as last stored.
+_SAME = tuple(
+    f.name
+    for f in attrs.fields(Video)
+    if f.eq
+    and f.name
+    not in {*_FILLED, "status", "error", "progress", "created_at", "remixed_from_video_id"}
+)
+
+
+def _repeats(record: JobRecord, video: Video) -> bool:
+    """
+    Whether merging `video` would give back the stored video exactly (a poll with no news).
+
+    Conservative: True only where `merge` provably returns a video equal to the stored
+    one in every field, the poll hint, metadata and provider state included, so the
+    stored object itself can be returned without building a new one.
+    """
+    previous = record.video
+    if previous is None:
+        return False
+    remixed = video.remixed_from_video_id
+    settled = (
+        video.status is previous.status
+        and video.error == previous.error
+        and (video.progress is None or video.progress == previous.progress)
+        and previous.created_at == int(record.created_at)
+        # A completed job reads 100; a record added with a video may not, yet.
+        and (previous.status is not VideoStatus.COMPLETED or previous.progress == 100)  # percent
+        and (remixed if remixed is not None else record.remixed_from)
+        == previous.remixed_from_video_id
+    )
+    return (
+        settled
+        and all(
+            (value := getattr(video, name)) is None or value == getattr(previous, name)
+            for name in _FILLED
+        )
+        and all(getattr(video, name) == getattr(previous, name) for name in _SAME)
+        and video.poll_after == previous.poll_after
+        and video.provider_metadata == previous.provider_metadata
+        and video.provider_state == previous.provider_state
+    )
+
+
 def merge(record: JobRecord, video: Video) -> Video:
     """A fresh state merged into the record's through the status machine: what to store."""
+    if _repeats(record, video):
+        return record.video  # type: ignore[return-value]  # _repeats checked it is set
     merged = advance(record.video, video)
     fill: dict[str, Any] = {}
     # The first creation time recorded is the job's: a provider whose create answer has
@@ -146,7 +195,7 @@ def merge(record: JobRecord, video: Video) -> Video:
         fill["remixed_from_video_id"] = record.remixed_from
     previous = record.video
     if previous is not None:
-        for name in ("model", "prompt", "seconds", "size"):
+        for name in _FILLED:
             if getattr(merged, name) is None and getattr(previous, name) is not None:
                 fill[name] = getattr(previous, name)
     return attrs.evolve(merged, **fill) if fill else merged

@@ -77,6 +77,10 @@ class MemoryJobIndex:
             )
         merged = merge(record, video)
         if unchanged(record, merged, provider_state):
+            if merged is not record.video:
+                # Nothing kept changed, but the next poll finds this one's hint and
+                # metadata, and is recognised as a repeat without building a video.
+                self._jobs[key] = attrs.evolve(record, video=merged)
             return merged
         if provider_state is None:
             self._jobs[key] = attrs.evolve(record, video=merged)

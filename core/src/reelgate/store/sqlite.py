@@ -341,21 +341,39 @@ class SQLiteJobIndex:
         *,
         provider_state: Mapping[str, Any] | None = None,
     ) -> Video:
-        seen = await self.observe_many(instance, [(native_id, video, provider_state)])
-        return seen[0]
+        def look() -> Video | None:
+            self._fresh()
+            return self._repeat(instance, native_id, video, provider_state)
+
+        if (seen := await self._read(look)) is not None:
+            return seen
+        return await self._write(lambda: self._observe(instance, native_id, video, provider_state))
+
+    def _repeat(
+        self,
+        instance: str,
+        native_id: str,
+        video: Video,
+        provider_state: Mapping[str, Any] | None,
+    ) -> Video | None:
+        """What the caller sees of a state that changes nothing stored; None if it does."""
+        record = self._cached(instance, native_id)
+        if record is None:
+            return None
+        merged = merge(record, video)
+        if not unchanged(record, merged, provider_state):
+            return None
+        if merged is not record.video:
+            # Nothing the file keeps changed; the cache keeps the poll's hint and
+            # metadata too, so that the next poll is recognised as a repeat.
+            self._remember(attrs.evolve(record, video=merged))
+        return merged
 
     async def observe_many(self, instance: str, seen: Sequence[Observation]) -> list[Video]:  # noqa: D102
         def look() -> list[Video | None]:
             # What the caller may see at once: the states that change nothing stored.
             self._fresh()
-            answers: list[Video | None] = []
-            for native_id, video, state in seen:
-                record = self._cached(instance, native_id)
-                merged = None if record is None else merge(record, video)
-                answers.append(
-                    merged if record and merged and unchanged(record, merged, state) else None
-                )
-            return answers
+            return [self._repeat(instance, *observation) for observation in seen]
 
         answers = await self._read(look)
         changed = [i for i, answer in enumerate(answers) if answer is None]
