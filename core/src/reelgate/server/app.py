@@ -93,6 +93,12 @@ class _Call:
     model: str | None = None
     owner: str | None = None
     raw: bool = False
+    video_id: str | None = None
+
+    @property
+    def instance(self) -> str | None:
+        """The provider instance, as set or as the video id names it (parsed only if asked)."""
+        return self.provider if self.provider is not None else _instance_of(self.video_id)
 
 
 @attrs.define
@@ -126,7 +132,7 @@ class _Handlers:
         provider = result.provider if isinstance(result, Video) else None
         extra = wire.ExtraFields(
             request_type=call.request_type,
-            provider=provider or call.provider,
+            provider=provider or call.instance,
             model_requested=call.model or (result.model if isinstance(result, Video) else None),
             latency=latency,
             raw_response=raw if isinstance(raw, dict) else None,
@@ -142,8 +148,8 @@ class _Handlers:
         body = wire.error_to_dict(error, model_requested=call.model)
         extra = body["extra_fields"]
         extra.setdefault("request_type", call.request_type)
-        if call.provider is not None:
-            extra.setdefault("provider", call.provider)
+        if (instance := call.instance) is not None:
+            extra.setdefault("provider", instance)
         if not call.raw or not isinstance(extra.get("raw_response"), dict):
             extra.pop("raw_response", None)
         headers: dict[str, str] = {}
@@ -203,13 +209,13 @@ class _Handlers:
         async def work(call: _Call) -> Video:
             return await self.gateway.retrieve(_required(video_id), owner=call.owner)
 
-        return self.answer(request, _Call("video_retrieve", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_retrieve", video_id=video_id), work)
 
     def delete(self, request: Request, video_id: str | None) -> Awaitable[Response]:
         async def work(call: _Call) -> Deleted:
             return await self.gateway.delete(_required(video_id), owner=call.owner)
 
-        return self.answer(request, _Call("video_delete", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_delete", video_id=video_id), work)
 
     def download(self, request: Request, video_id: str | None) -> Awaitable[Response]:
         async def work(call: _Call) -> Response:
@@ -218,7 +224,7 @@ class _Handlers:
             opening = self.gateway.download(vid, variant, owner=call.owner)
             return await DownloadResponse.open(opening, lambda t: _filename(vid, variant, t))
 
-        return self.answer(request, _Call("video_download", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_download", video_id=video_id), work)
 
     def remix(self, request: Request, video_id: str | None) -> Awaitable[Response]:
         async def work(call: _Call) -> Video:
@@ -231,7 +237,7 @@ class _Handlers:
                 )
             return await self.gateway.remix(vid, prompt, owner=call.owner)
 
-        return self.answer(request, _Call("video_remix", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_remix", video_id=video_id), work)
 
 
 def _required(video_id: str | None) -> str:
