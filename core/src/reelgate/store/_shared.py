@@ -211,4 +211,4 @@ def unchanged(record: JobRecord, merged: Video, provider_state: Mapping[str, Any
     """
     if provider_state is not None and provider_state != record.provider_state:
         return False
-    return record.video is not None and merged == record.video
+    return merged is record.video or (record.video is not None and merged == record.video)
