@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -145,6 +146,9 @@ _SAME = tuple(
     not in {*_FILLED, "status", "error", "progress", "created_at", "remixed_from_video_id"}
 )
 
+_filled = operator.attrgetter(*_FILLED)
+_same = operator.attrgetter(*_SAME)
+
 
 def _repeats(record: JobRecord, video: Video) -> bool:
     """
@@ -171,10 +175,10 @@ def _repeats(record: JobRecord, video: Video) -> bool:
     return (
         settled
         and all(
-            (value := getattr(video, name)) is None or value == getattr(previous, name)
-            for name in _FILLED
+            value is None or value == kept
+            for value, kept in zip(_filled(video), _filled(previous), strict=True)
         )
-        and all(getattr(video, name) == getattr(previous, name) for name in _SAME)
+        and _same(video) == _same(previous)
         and video.poll_after == previous.poll_after
         and video.provider_metadata == previous.provider_metadata
         and video.provider_state == previous.provider_state
