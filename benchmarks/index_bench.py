@@ -1,145 +1,200 @@
 """
-The job index on the hot path: ``Gateway.retrieve`` per index, and the index's own operations.
+Job index operations per second: memory, SQLite and PostgreSQL.
 
-Method (each figure is printed with what it measures):
+Method:
 
-1. ``Gateway.retrieve`` through ``sim``, in-process, per index: a gateway with the ``sim``
-   provider and the memory index, and one with the SQLite index (a fresh file in a
-   temporary directory), each with one completed job. In each of `--rounds` rounds
-   (default 15) each gateway runs `--calls` (default 2,000) retrieves of its job, one
-   gateway after the other. A call's cost is the CPU time of this process
-   (``time.process_time``, worker threads included) over the calls, so that other
-   processes on the machine do not count; the wall time is printed beside it. The figures are the medians over the
-   rounds, and the ratio SQLite / memory is the median of the per-round ratios.
-   Target (issue 17): SQLite <= 2x memory.
-2. The index's operations alone, per index, CPU time per call (median of 15 rounds of
-   2,000 calls): ``get`` of a known job; ``observe`` of a state that changes nothing (a
-   poll with no news); ``observe`` of a state that changes the progress (a write:
-   ``BEGIN IMMEDIATE`` and a commit for SQLite, in a worker thread); ``add`` of a new
-   job; ``page`` of 20 jobs out of 2,000.
+1. Each index starts empty (SQLite in a temporary directory; PostgreSQL on a throwaway
+   server started exactly as the tests start theirs, ``tests/postgres/local_postgres.py``:
+   ``initdb`` + ``pg_ctl`` on 127.0.0.1 with ``fsync=off``, one schema).
+2. Operations, each timed over ``N`` calls (``--n``, default 1,000) on one job index:
+   ``add`` (N new jobs), ``get`` (N look-ups of known jobs), ``observe-unchanged`` (N polls
+   of 64 jobs answering the state stored already: no write), ``observe-changed`` (N polls,
+   one per job, each advancing progress: one write each), ``page-20`` (N first pages of 20 out of N jobs,
+   newest first, and as many pages after a cursor in the middle, alternately).
+3. Each is run one call after another by one task (``seq``: latency-bound), and by 16
+   tasks at once (``x16``: throughput), under asyncio; PostgreSQL again under trio.
+   Figures are calls per second (N / wall time); the best of ``--rounds`` (default 3).
+4. Why worker threads: psycopg's async connection requires asyncio (its waits call
+   ``asyncio.get_running_loop``), and reelgate runs under trio too; so the index uses the
+   sync API in AnyIO worker threads. For comparison the script also times ``get``'s
+   query through psycopg's ``AsyncConnectionPool`` under asyncio (same pool size, same
+   statement, rows left undecoded in both).
 
-Run: ``python benchmarks/index_bench.py`` (or ``nox -s bench``).
+Run: ``python benchmarks/index_bench.py [--n 1000] [--rounds 3]`` (as root the server runs
+as the ``postgres`` user). Needs ``reelgate[postgres]`` and PostgreSQL's server binaries.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 
-import reelgate
-from reelgate.config import Config, InstanceConfig
-from reelgate.gateway import Gateway
+from reelgate import Video
+from reelgate.postgres import PostgresJobIndex
 from reelgate.store import JobIndex, JobRecord, MemoryJobIndex, SQLiteJobIndex
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "postgres"))
+from local_postgres import find_bindir, started
 
-def _config() -> Config:
-    return Config(
-        instances=(InstanceConfig(name="sim", type="sim", settings={"duration": 0.0}),),
-        default_instances=False,
-    )
+CONCURRENCY = 16
 
 
-async def _timed(calls: int, call: Callable[[int], Awaitable[object]]) -> tuple[float, float]:
-    """CPU and wall seconds per call."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    for i in range(calls):
-        await call(i)
-    return (time.process_time() - cpu) / calls, (time.perf_counter() - wall) / calls
+async def timed(n: int, tasks: int, op: Callable[[int], Awaitable[object]]) -> float:
+    """Calls per second of `op(i)` for i in range(n), spread over `tasks` tasks."""
+    start = time.perf_counter()
+    if tasks == 1:
+        for i in range(n):
+            await op(i)
+    else:
+
+        async def worker(first: int) -> None:
+            for i in range(first, n, tasks):
+                await op(i)
+
+        async with anyio.create_task_group() as tg:
+            for t in range(tasks):
+                tg.start_soon(worker, t)
+    return n / (time.perf_counter() - start)
 
 
-async def retrieve_per_index(tmp: Path, calls: int, rounds: int) -> None:
-    indexes: dict[str, JobIndex] = {
-        "memory": MemoryJobIndex(),
-        "sqlite": SQLiteJobIndex(tmp / "retrieve.sqlite3"),
-    }
-    gateways: dict[str, tuple[Gateway, str]] = {}
-    for kind, index in indexes.items():
-        gateway = Gateway(_config(), index=index)
-        await gateway.__aenter__()
-        video = await gateway.create(reelgate.CreateVideo(model="sim/sim-1", prompt="bench"))
-        video = await gateway.wait(video.id, poll_interval=0.01)
-        gateways[kind] = (gateway, video.id)
-    cpu: dict[str, list[float]] = {kind: [] for kind in gateways}
-    wall: dict[str, list[float]] = {kind: [] for kind in gateways}
-    try:
-        for gateway, video_id in gateways.values():  # warm-up
-            await _timed(calls, lambda _, g=gateway, v=video_id: g.retrieve(v))
-        for _ in range(rounds):
-            for kind, (gateway, video_id) in gateways.items():
-                c, w = await _timed(calls, lambda _, g=gateway, v=video_id: g.retrieve(v))
-                cpu[kind].append(c)
-                wall[kind].append(w)
-    finally:
-        for gateway, _ in gateways.values():
-            await gateway.aclose()
-    for kind in gateways:
-        ratio = statistics.median(c / m for c, m in zip(cpu[kind], cpu["memory"], strict=True))
-        print(
-            f"Gateway.retrieve through sim, {kind:>6} index: "
-            f"{statistics.median(cpu[kind]) * 1e6:6.1f} µs CPU per call "
-            f"({statistics.median(wall[kind]) * 1e6:6.1f} µs wall), {ratio:.2f}x memory"
+async def run_ops(index: JobIndex, n: int, tasks: int, tag: str) -> dict[str, float]:
+    """One round of every operation on `index`; returns calls per second by name."""
+    natives = [f"{tag}-{i}" for i in range(n)]
+    figures: dict[str, float] = {}
+
+    async def add(i: int) -> None:
+        await index.add(JobRecord(instance="sim", native_id=natives[i], created_at=1000.0 + i))
+
+    async def get(i: int) -> None:
+        await index.get("sim", natives[(i * 7919) % n])
+
+    seen = Video(id="x:sim", status="in_progress", progress=10)
+
+    async def unchanged(i: int) -> None:
+        await index.observe("sim", natives[i % 64], seen)
+
+    async def changed(i: int) -> None:
+        # One job per call, each moving on from what is stored: every call writes.
+        progress = 11 + 80 * i / n
+        await index.observe(
+            "sim", natives[i], Video(id="x:sim", status="in_progress", progress=progress)
         )
 
+    middle = natives[n // 2]
 
-async def operations(index: JobIndex, name: str, calls: int, rounds: int) -> None:
-    def video(native: str, progress: float) -> reelgate.Video:
-        return reelgate.Video(
-            id=f"{native}:sim", provider="sim", status="in_progress", progress=progress
-        )
+    async def page(i: int) -> None:
+        await index.page("sim", limit=20, order="desc", after=middle if i % 2 else None)
 
-    for i in range(2000):
-        await index.add(JobRecord(instance="sim", native_id=f"j{i}", created_at=1000.0 + i))
-        await index.observe("sim", f"j{i}", video(f"j{i}", 10))
-    added = 0
-
-    async def add(_: int) -> object:
-        nonlocal added
-        added += 1
-        return await index.add(JobRecord(instance="sim", native_id=f"new{added}", created_at=1.0))
-
-    progress = 10.0
-
-    async def write(_: int) -> object:
-        nonlocal progress
-        progress = min(progress + 0.001, 99)
-        return await index.observe("sim", "j1", video("j1", progress))
-
-    cases: dict[str, Callable[[int], Awaitable[object]]] = {
-        "get": lambda _: index.get("sim", "j7"),
-        "observe, no news": lambda _: index.observe("sim", "j7", video("j7", 10)),
-        "observe, a change": write,
-        "add": add,
-        "page of 20": lambda _: index.page("sim", limit=20, order="desc", after="j900"),
-    }
-    for case, call in cases.items():
-        runs = [(await _timed(calls, call))[0] for _ in range(rounds)]
-        print(f"{name:>6} index, {case:<18}: {statistics.median(runs) * 1e6:7.1f} µs CPU per call")
+    figures["add"] = await timed(n, tasks, add)
+    figures["get"] = await timed(n, tasks, get)
+    for i in range(64):
+        await index.observe("sim", natives[i], seen)
+    figures["observe-unchanged"] = await timed(n, tasks, unchanged)
+    figures["observe-changed"] = await timed(n, tasks, changed)
+    figures["page-20"] = await timed(n, tasks, page)
+    return figures
 
 
-async def main(calls: int, rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        await retrieve_per_index(Path(tmp), calls, rounds)
-        for name, index in (
-            ("memory", MemoryJobIndex()),
-            ("sqlite", SQLiteJobIndex(Path(tmp) / "ops.sqlite3")),
-        ):
+async def bench(make: Callable[[], Awaitable[JobIndex]], n: int, rounds: int) -> dict[str, float]:
+    """Best of `rounds` for each operation, sequential and concurrent."""
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for tasks in (1, CONCURRENCY):
+            index = await make()
             try:
-                await operations(index, name, calls // 4, rounds)
+                figures = await run_ops(index, n, tasks, uuid.uuid4().hex[:8])
             finally:
                 await index.aclose()
+            mode = "seq" if tasks == 1 else f"x{tasks}"
+            for name, value in figures.items():
+                key = f"{name} {mode}"
+                best[key] = max(best.get(key, 0.0), value)
+    return best
+
+
+async def async_psycopg_get(url: str, n: int, rounds: int) -> dict[str, float]:
+    """The `get` query through psycopg's asyncio pool, for comparison."""
+    import psycopg_pool  # noqa: PLC0415
+
+    query = (
+        "SELECT seq, instance, native_id, created_at, key_name, owner, idempotency_key, "
+        "remixed_from, deleted, video, provider_state, revision FROM reelgate_jobs "
+        "WHERE instance = %s AND native_id = %s"
+    )
+    best: dict[str, float] = {}
+    async with psycopg_pool.AsyncConnectionPool(
+        url, min_size=4, max_size=4, kwargs={"autocommit": True}
+    ) as pool:
+        for _ in range(rounds):
+            for tasks in (1, CONCURRENCY):
+
+                async def get(i: int) -> None:
+                    async with pool.connection() as db:
+                        await (await db.execute(query, ("sim", f"x-{i}"))).fetchone()
+
+                key = "get seq" if tasks == 1 else f"get x{tasks}"
+                best[key] = max(best.get(key, 0.0), await timed(n, tasks, get))
+    return best
+
+
+async def _memory() -> JobIndex:
+    return MemoryJobIndex()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+
+    results["memory"] = anyio.run(bench, _memory, args.n, args.rounds)
+    with tempfile.TemporaryDirectory() as tmp:
+
+        async def sqlite() -> JobIndex:
+            return SQLiteJobIndex(Path(tmp) / f"{uuid.uuid4().hex}.db")
+
+        results["sqlite"] = anyio.run(bench, sqlite, args.n, args.rounds)
+
+    bindir = find_bindir()
+    if bindir is None:
+        print("no PostgreSQL server binaries: PostgreSQL skipped", file=sys.stderr)
+    else:
+        server = started(bindir)
+        try:
+            url = server.url()
+
+            async def postgres() -> JobIndex:
+                return await PostgresJobIndex.connect(url)
+
+            results["postgres (asyncio)"] = anyio.run(bench, postgres, args.n, args.rounds)
+            results["postgres (trio)"] = anyio.run(
+                bench, postgres, args.n, args.rounds, backend="trio"
+            )
+            results["psycopg async pool, get only"] = anyio.run(
+                async_psycopg_get, url, args.n, args.rounds
+            )
+        finally:
+            server.cleanup()
+
+    kinds = list(results)
+    names = list(results["memory"])
+    print(f"index operations per second (n={args.n}, best of {args.rounds})")
+    print(f"{'':24}" + "".join(f"{kind:>30}" for kind in kinds))
+    for name in names:
+        cells = "".join(
+            f"{results[kind][name]:>30,.0f}" if name in results[kind] else f"{'-':>30}"
+            for kind in kinds
+        )
+        print(f"{name:24}{cells}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1] if __doc__ else None)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=15)
-    args, _ = parser.parse_known_args()
-    print(f"index_bench: reelgate {reelgate.__version__}, Python {sys.version.split()[0]}")
-    anyio.run(main, args.calls, args.rounds)
+    main()

@@ -17,7 +17,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reelgate import ConfigurationError, InvalidRequestError, Video, VideoError
-from reelgate.store import JobIndex, JobRecord, MemoryJobIndex, SQLiteJobIndex, _shared, merge
+from reelgate.store import (
+    JobIndex,
+    JobRecord,
+    MemoryJobIndex,
+    SQLiteJobIndex,
+    SupportsObserveMany,
+    _shared,
+    merge,
+    observe_all,
+)
 from reelgate.store.sqlite import SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
@@ -156,7 +165,9 @@ async def test_observe_many_is_observe_for_each(index: JobIndex) -> None:
     """A page of states is merged job by job, unknown jobs recorded, in the given order."""
     await index.add(_record("a"))
     await index.observe("sim", "a", _video("a", "completed", progress=100))
-    seen = await index.observe_many(
+    assert isinstance(index, SupportsObserveMany)
+    seen = await observe_all(
+        index,
         "sim",
         [
             ("a", _video("a", "in_progress", progress=10), None),
@@ -171,7 +182,26 @@ async def test_observe_many_is_observe_for_each(index: JobIndex) -> None:
     ]
     assert (await index.get("sim", "b")).provider_state == {"s": 1}  # type: ignore[union-attr]
     assert (await index.get("sim", "c")).video == seen[2]  # type: ignore[union-attr]
-    assert await index.observe_many("sim", []) == []
+    assert await observe_all(index, "sim", []) == []
+
+
+async def test_observe_all_works_with_any_index() -> None:
+    """An index without observe_many observes a page's states one by one."""
+
+    class OneByOne:
+        def __init__(self) -> None:
+            self.inner = MemoryJobIndex()
+
+        def __getattr__(self, name: str) -> object:
+            if name == "observe_many":
+                raise AttributeError(name)
+            return getattr(self.inner, name)
+
+    index = OneByOne()
+    assert not isinstance(index, SupportsObserveMany)
+    seen = await observe_all(index, "sim", [("a", _video("a", "in_progress"), {"s": 1})])  # type: ignore[arg-type]
+    assert seen[0].status.value == "in_progress"
+    assert (await index.inner.get("sim", "a")).provider_state == {"s": 1}  # type: ignore[union-attr]
 
 
 async def test_deleted_jobs_leave_the_list(index: JobIndex) -> None:

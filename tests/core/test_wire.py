@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -447,11 +448,12 @@ def test_bad_pages_are_invalid(data: dict[str, Any]) -> None:
 
 
 def test_deleted_shape() -> None:
-    """A deletion is id, object video.deleted and deleted."""
-    assert wire.deleted_to_dict(Deleted(id="a:sim")) == {
+    """A deletion is id, object video.deleted, deleted, and what happened upstream."""
+    assert wire.deleted_to_dict(Deleted(id="a:sim", upstream="cancelled")) == {
         "id": "a:sim",
         "object": "video.deleted",
         "deleted": True,
+        "upstream": "cancelled",
     }
     extra = wire.ExtraFields(request_type="video_delete", provider="sim")
     assert "extra_fields" in wire.deleted_to_dict(Deleted(id="a:sim"), extra_fields=extra)
@@ -665,6 +667,7 @@ class AcmeSettings(ProviderSettings):
 
     region: str = "eu"
     limits: Limits = Limits()
+    models: Mapping[str, Limits] = attrs.field(factory=dict)
 
 
 def test_settings_are_structured() -> None:
@@ -694,6 +697,7 @@ def test_settings_are_structured() -> None:
         ({"limits": {"per_hour": 1}}, "providers.acme.limits.per_hour"),
         ({"timeouts": {"reed": 1}}, "providers.acme.timeouts.reed"),
         ({"retry": {"atempts": 2}, "x": 1}, "providers.acme.retry.atempts"),
+        ({"models": {"m-1": {"per_hour": 1}}}, "providers.acme.models['m-1'].per_hour"),
     ],
 )
 def test_unknown_settings_are_refused_with_their_path(table: dict[str, Any], where: str) -> None:

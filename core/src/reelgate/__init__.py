@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     AuthenticationError,
     ConfigurationError,
+    IndexUnavailableError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -49,11 +50,13 @@ from .model import (
 
 if TYPE_CHECKING:
     from . import wire
+    from .call import Call, Operation
     from .config import ProviderSettings, RetryPolicy, Secret, Timeouts
-    from .gateway import Gateway, SyncGateway
+    from .gateway import Gateway
     from .hookspecs import hookimpl
-    from .provider import Call, Operation, ProviderRegistry, ProviderSetup, ProviderSpec
+    from .provider import ProviderRegistry, ProviderSetup, ProviderSpec
     from .stream import DownloadStream
+    from .sync import SyncGateway
 
 __version__ = "0.1.0"
 
@@ -61,11 +64,11 @@ __version__ = "0.1.0"
 # the converter are only imported by code that needs them).
 _LAZY = {
     "Gateway": "gateway",
-    "SyncGateway": "gateway",
+    "SyncGateway": "sync",
     "hookimpl": "hookspecs",
-    "Call": "provider",
+    "Call": "call",
     "DownloadStream": "stream",
-    "Operation": "provider",
+    "Operation": "call",
     "ProviderRegistry": "provider",
     "ProviderSetup": "provider",
     "ProviderSpec": "provider",
@@ -85,6 +88,7 @@ __all__ = [
     "DownloadStream",
     "Gateway",
     "ImageInput",
+    "IndexUnavailableError",
     "InvalidRequestError",
     "ListQuery",
     "NotFoundError",

@@ -261,6 +261,13 @@ def _default_output(video_id: str, variant: Variant) -> Path:
     return Path(stem + _EXTENSIONS[variant])
 
 
+_UPSTREAM = {
+    "deleted": "deleted upstream too",
+    "cancelled": "cancelled upstream; the provider keeps its record",
+    "kept": "the provider keeps it: it can neither cancel nor delete",
+}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -467,7 +474,11 @@ def download(
 def delete(ctx: click.Context, video_id: str, as_json: bool) -> None:
     """Delete a job (or cancel it, where the provider cancels running jobs)."""
     deleted = _run(ctx, lambda gw: gw.delete(video_id), as_json)
-    click.echo(json.dumps(wire.deleted_to_dict(deleted)) if as_json else f"deleted {deleted.id}")
+    click.echo(
+        json.dumps(wire.deleted_to_dict(deleted))
+        if as_json
+        else f"deleted {deleted.id} ({_UPSTREAM[deleted.upstream]})"
+    )
 
 
 @cli.command()

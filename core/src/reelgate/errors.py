@@ -14,6 +14,7 @@ body of the `/v1/videos` API (see `reelgate.wire.dumps_error`)::
     ├── RateLimitError ................. 429  upstream 429 after retries; `retry_after`
     ├── ProviderError .................. 502  upstream 5xx, malformed or cut-off response
     │   └── ProviderTimeoutError ....... 504  upstream timed out
+    ├── IndexUnavailableError .......... 503  the job index's database cannot be reached
     ├── VideoFailedError ............... ---  `Video.raise_for_status()` on a failed job
     ├── WaitTimeoutError ............... ---  `wait()` ran out of time; carries the last Video
     ├── ConfigurationError ............. ---  a broken `reelgate.toml` or provider setting
@@ -26,10 +27,7 @@ error is built (`reelgate.http.scrub`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-
-if TYPE_CHECKING:
-    from .model import Video
+from typing import Any, ClassVar, Protocol
 
 
 class _Context(Protocol):
@@ -45,6 +43,7 @@ class _Context(Protocol):
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "IndexUnavailableError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -207,17 +206,28 @@ class ProviderTimeoutError(ProviderError):
     default_type = "request_timed_out"
 
 
+class IndexUnavailableError(ReelgateError):
+    """
+    The job index's database cannot be reached (a PostgreSQL index that went away).
+
+    Nothing recorded is lost; the request can be repeated once the database is back.
+    """
+
+    http_status = 503
+    default_type = "index_unavailable"
+
+
 class VideoFailedError(ReelgateError):
     """
     Raised by `Video.raise_for_status` for a failed job.
 
     Attributes:
-        video: The failed job.
+        video: The failed job, a `reelgate.Video`.
     """
 
     http_status = None
 
-    def __init__(self, message: str, *, video: Video, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, video: Any, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.video = video
 
@@ -227,12 +237,12 @@ class WaitTimeoutError(ReelgateError):
     `Gateway.wait` ran out of time before the job finished.
 
     Attributes:
-        video: The last state seen.
+        video: The last state seen, a `reelgate.Video`.
     """
 
     http_status = None
 
-    def __init__(self, message: str, *, video: Video, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, video: Any, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.video = video
 

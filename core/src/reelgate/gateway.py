@@ -17,7 +17,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Iterator,
     Mapping,
     Sequence,
 )
@@ -25,7 +24,6 @@ from contextlib import (
     AbstractAsyncContextManager,
     AsyncExitStack,
     asynccontextmanager,
-    contextmanager,
 )
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +49,7 @@ from .model import (
     Deleted,
     ListQuery,
     Order,
+    UpstreamDeletion,
     Variant,
     Video,
     VideoPage,
@@ -59,17 +58,26 @@ from .model import (
 )
 from .pagination import iter_pages
 from .plugins import PluginFailure, Plugins
-from .provider import Call, DownloadStream, Operation
+from .provider import (
+    Call,
+    Operation,
+    SupportsCancel,
+    SupportsCreate,
+    SupportsDelete,
+    SupportsDownload,
+    SupportsList,
+    SupportsRemix,
+    SupportsRetrieve,
+)
 from .store import JobIndex, JobRecord, MemoryJobIndex
+from .stream import DownloadStream
 
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["Gateway", "ProviderInstance", "SyncGateway"]
+__all__ = ["Gateway", "ProviderInstance"]
 
 T = TypeVar("T")
-
-_OPERATION_OF = {op.request_type: op for op in reversed(Operation)}
 
 _WRITE_BUFFER = 1024 * 1024
 #: The shortest pause between polls, whatever a provider hints.
@@ -132,14 +140,19 @@ class Gateway:
         Build a gateway from ``reelgate.toml`` (or `path`) and the environment.
 
         The job index is the one the configuration names (default: SQLite under the
-        user's state directory).
+        user's state directory; PostgreSQL when ``REELGATE_INDEX_URL`` or the variable
+        ``[index] url_env`` names holds a ``postgresql://`` URL).
 
         Raises:
             ConfigurationError: The configuration is invalid.
         """
         config = path if isinstance(path, Config) else load_config(path)
         if index is None:
-            if config.index.kind == "memory":
+            if (url := config.index.url()) is not None:
+                from .postgres import PostgresJobIndex  # noqa: PLC0415  # an optional extra
+
+                index = PostgresJobIndex(url)
+            elif config.index.kind == "memory":
                 index = MemoryJobIndex()
             else:
                 from .store import SQLiteJobIndex  # noqa: PLC0415
@@ -210,19 +223,24 @@ class Gateway:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _operation(
-        self, instance: ProviderInstance, op: str, request_type: str
-    ) -> Callable[..., Any]:
-        method = getattr(instance.provider, op, None)
-        if not callable(method):
+    @staticmethod
+    def _provider(instance: ProviderInstance, operation: Operation) -> Any:
+        """
+        The instance's provider, for `operation`; callers type it as its ``Supports*``.
+
+        Raises:
+            UnsupportedOperationError: The provider does not implement `operation`.
+        """
+        if operation.value not in instance.capabilities:
             raise UnsupportedOperationError(
-                f"{request_type} is not supported by {instance.name} provider",
+                f"{operation.request_type} is not supported by {instance.name} provider",
                 provider=instance.name,
-                request_type=request_type,
+                request_type=operation.request_type,
             )
-        return method  # type: ignore[no-any-return]  # checked callable above
+        return instance.provider
 
     async def _guarded(self, call: Call, work: Awaitable[T]) -> T:
+        """Await a provider's work; anything it raises that is not a reelgate error is mapped."""
         try:
             return await work
         except ReelgateError as e:
@@ -235,25 +253,38 @@ class Gateway:
             raise _misbehaved(call, e) from e
 
     async def _job(
-        self, video_id: str, owner: str | None, request_type: str
+        self, video_id: str, owner: str | None, operation: Operation
     ) -> tuple[VideoId, ProviderInstance, JobRecord | None]:
         vid = VideoId.parse(video_id)
-        instance = self.instance(vid.instance)
+        instance = self._instance_of_job(vid, video_id, operation)
         record = await self.index.get(instance.name, vid.native)
         if (record is not None and record.deleted) or (
             owner is not None and (record is None or record.owner != owner)
         ):
             raise NotFoundError(
-                f"no video {video_id!r}", provider=instance.name, request_type=request_type
+                f"no video {video_id!r}",
+                provider=instance.name,
+                request_type=operation.request_type,
             )
         return vid, instance, record
 
-    def _call(
-        self, instance: ProviderInstance, record: JobRecord | None, request_type: str
-    ) -> Call:
-        key = instance.key_named(record.key_name if record else None)
-        operation = _OPERATION_OF[request_type]
-        return Call(instance=instance.name, operation=operation, key=key)
+    def _instance_of_job(
+        self, vid: VideoId, video_id: str, operation: Operation
+    ) -> ProviderInstance:
+        """The instance a job id names; an instance nobody configured holds no jobs: 404."""
+        if vid.instance not in self._instances and vid.instance not in self.problems:
+            raise NotFoundError(f"no video {video_id!r}", request_type=operation.request_type)
+        return self.instance(vid.instance)
+
+    @staticmethod
+    def _call(instance: ProviderInstance, record: JobRecord | None, operation: Operation) -> Call:
+        """The call for an existing job: the key that created it, the state it keeps."""
+        return Call(
+            instance=instance.name,
+            operation=operation,
+            key=instance.key_named(record.key_name if record else None),
+            job_state=record.provider_state if record else None,
+        )
 
     @staticmethod
     def _qualify(video: Video, instance: ProviderInstance) -> Video:
@@ -265,6 +296,16 @@ class Gateway:
             id=VideoId.build(video.id, instance.name),
             provider=instance.name,
             remixed_from_video_id=remixed,
+            provider_state=None,
+        )
+
+    async def _observe(self, instance: ProviderInstance, native: Video) -> Video:
+        """Record a state the provider reported (and any new provider state); return it."""
+        video = self._qualify(native, instance)
+        if native.provider_state is None:
+            return await self.index.observe(instance.name, native.id, video)
+        return await self.index.observe(
+            instance.name, native.id, video, provider_state=dict(native.provider_state)
         )
 
     # -- operations ------------------------------------------------------------------
@@ -323,15 +364,10 @@ class Gateway:
     async def _create_on(
         self, instance: ProviderInstance, model: str, request: CreateVideo, owner: str | None
     ) -> Video:
-        create = self._operation(instance, "create", "video_generation")
+        provider: SupportsCreate = self._provider(instance, Operation.CREATE)
         key = instance.next_key()
         call = Call(instance=instance.name, operation=Operation.CREATE, key=key, model=model)
-        native = await self._guarded(call, create(request, call=call))
-        video = self._qualify(native, instance)
-        if video.prompt is None or video.model is None:
-            video = attrs.evolve(
-                video, prompt=video.prompt or request.prompt, model=video.model or model
-            )
+        native = await self._guarded(call, provider.create(request, call=call))
         stored = await self.index.add(
             JobRecord(
                 instance=instance.name,
@@ -340,6 +376,7 @@ class Gateway:
                 key_name=key.name if key else None,
                 owner=owner,
                 idempotency_key=request.idempotency_key,
+                provider_state=_state(native),
             )
         )
         if (stored.instance, stored.native_id) != (instance.name, native.id):
@@ -347,6 +384,11 @@ class Gateway:
             # that one, as a create after it would have.
             return await self.retrieve(
                 VideoId.build(stored.native_id, stored.instance), owner=owner
+            )
+        video = self._qualify(native, instance)
+        if video.prompt is None or video.model is None:
+            video = attrs.evolve(
+                video, prompt=video.prompt or request.prompt, model=video.model or model
             )
         return await self.index.observe(instance.name, native.id, video)
 
@@ -358,11 +400,11 @@ class Gateway:
             InvalidRequestError: The id is malformed or names an unknown provider.
             NotFoundError: No such job.
         """
-        vid, instance, record = await self._job(video_id, owner, "video_retrieve")
-        retrieve = self._operation(instance, "retrieve", "video_retrieve")
-        call = self._call(instance, record, "video_retrieve")
-        video = self._qualify(await self._guarded(call, retrieve(vid.native, call=call)), instance)
-        return await self.index.observe(instance.name, vid.native, video)
+        vid, instance, record = await self._job(video_id, owner, Operation.RETRIEVE)
+        provider: SupportsRetrieve = self._provider(instance, Operation.RETRIEVE)
+        call = self._call(instance, record, Operation.RETRIEVE)
+        native = await self._guarded(call, provider.retrieve(vid.native, call=call))
+        return await self._observe(instance, attrs.evolve(native, id=vid.native))
 
     async def wait(
         self,
@@ -391,7 +433,8 @@ class Gateway:
         Raises:
             WaitTimeoutError: Time ran out; the error carries the last state seen.
         """
-        instance = self.instance(VideoId.parse(video_id).instance)
+        vid = VideoId.parse(video_id)
+        instance = self._instance_of_job(vid, video_id, Operation.RETRIEVE)
         base = poll_interval if poll_interval is not None else instance.poll_interval
         ceiling = max(base, min(base * 5, 30.0))
         delay = base
@@ -458,14 +501,20 @@ class Gateway:
                     param="after",
                 )
             native_after = cursor.native
-        if owner is None and "list" in instance.capabilities:
-            call = self._call(instance, None, "video_list")
+            if owner is not None:
+                # Another caller's job is no cursor of this caller's: the same answer as
+                # for an id that names no job, so the answer tells nothing about it.
+                known = await self.index.get(instance.name, native_after)
+                if known is None or known.owner != owner:
+                    raise InvalidRequestError(
+                        f"after: no video {native_after!r} in this list", param="after"
+                    )
+        if owner is None and Operation.LIST.value in instance.capabilities:
+            lister: SupportsList = self._provider(instance, Operation.LIST)
+            call = self._call(instance, None, Operation.LIST)
             native_query = attrs.evolve(query, after=native_after)
-            page = await self._guarded(call, instance.provider.list(native_query, call=call))  # type: ignore[attr-defined]
-            videos = []
-            for item in page.data:
-                video = self._qualify(item, instance)
-                videos.append(await self.index.observe(instance.name, item.id, video))
+            page = await self._guarded(call, lister.list(native_query, call=call))
+            videos = [await self._observe(instance, item) for item in page.data]
             return VideoPage(tuple(videos), page.has_more)
         records, has_more = await self.index.page(
             instance.name, limit=query.limit, order=query.order, after=native_after, owner=owner
@@ -528,11 +577,11 @@ class Gateway:
             UnsupportedOperationError: The provider has no such variant or no download.
         """
         chosen = Variant.parse(variant)
-        vid, instance, record = await self._job(video_id, owner, "video_download")
-        download = self._operation(instance, "download", "video_download")
-        call = self._call(instance, record, "video_download")
+        vid, instance, record = await self._job(video_id, owner, Operation.DOWNLOAD)
+        provider: SupportsDownload = self._provider(instance, Operation.DOWNLOAD)
+        call = self._call(instance, record, Operation.DOWNLOAD)
         async with AsyncExitStack() as stack:
-            opened: AbstractAsyncContextManager[DownloadStream] = download(
+            opened: AbstractAsyncContextManager[DownloadStream] = provider.download(
                 vid.native, chosen, call=call
             )
             stream = await self._guarded(call, stack.enter_async_context(opened))
@@ -593,17 +642,40 @@ class Gateway:
 
     async def delete(self, video_id: str, *, owner: str | None = None) -> Deleted:
         """
-        Delete a job (providers that cannot delete a running job cancel it).
+        Stop a job and forget it.
+
+        Where the provider can delete the job, it is deleted upstream (the provider
+        cancels it first if it runs); where it can only cancel, a job that has not
+        finished is cancelled; otherwise it stays with the provider. In every case the
+        gateway forgets it: it is gone from lists, and reading it is a `NotFoundError`.
+
+        Returns:
+            `Deleted`, whose ``upstream`` says ``deleted``, ``cancelled`` or ``kept``.
 
         Raises:
             NotFoundError: No such job, or it was deleted already.
         """
-        vid, instance, record = await self._job(video_id, owner, "video_delete")
-        delete = self._operation(instance, "delete", "video_delete")
-        call = self._call(instance, record, "video_delete")
-        await self._guarded(call, delete(vid.native, call=call))
+        vid, instance, record = await self._job(video_id, owner, Operation.DELETE)
+        capabilities = instance.capabilities
+        upstream: UpstreamDeletion = "kept"
+        try:
+            if Operation.DELETE.value in capabilities:
+                deleter: SupportsDelete = self._provider(instance, Operation.DELETE)
+                call = self._call(instance, record, Operation.DELETE)
+                answer = await self._guarded(call, deleter.delete(vid.native, call=call))
+                upstream = answer.upstream
+            elif Operation.CANCEL.value in capabilities and not _finished(record):
+                canceller: SupportsCancel = self._provider(instance, Operation.CANCEL)
+                call = self._call(instance, record, Operation.CANCEL)
+                await self._guarded(call, canceller.cancel(vid.native, call=call))
+                upstream = "cancelled"
+        except NotFoundError:
+            if record is None:
+                raise
+            # The index knew the job and the provider no longer does: it is gone there.
+            upstream = "deleted"
         await self.index.mark_deleted(instance.name, vid.native)
-        return Deleted(id=VideoId.build(vid.native, instance.name), deleted=True)
+        return Deleted(id=VideoId.build(vid.native, instance.name), upstream=upstream)
 
     async def remix(self, video_id: str, prompt: str, *, owner: str | None = None) -> Video:
         """
@@ -615,12 +687,12 @@ class Gateway:
         """
         if not prompt.strip():
             raise InvalidRequestError(
-                "prompt is required", param="prompt", request_type="video_remix"
+                "prompt is required", param="prompt", request_type=Operation.REMIX.request_type
             )
-        vid, instance, record = await self._job(video_id, owner, "video_remix")
-        remix = self._operation(instance, "remix", "video_remix")
-        call = self._call(instance, record, "video_remix")
-        native = await self._guarded(call, remix(vid.native, prompt, call=call))
+        vid, instance, record = await self._job(video_id, owner, Operation.REMIX)
+        provider: SupportsRemix = self._provider(instance, Operation.REMIX)
+        call = self._call(instance, record, Operation.REMIX)
+        native = await self._guarded(call, provider.remix(vid.native, prompt, call=call))
         source = VideoId.build(vid.native, instance.name)
         video = self._qualify(native, instance)
         video = attrs.evolve(video, remixed_from_video_id=source, prompt=video.prompt or prompt)
@@ -632,9 +704,19 @@ class Gateway:
                 key_name=call.key.name if call.key else None,
                 owner=owner,
                 remixed_from=source,
+                provider_state=_state(native),
             )
         )
         return await self.index.observe(instance.name, native.id, video)
+
+
+def _state(video: Video) -> dict[str, Any] | None:
+    return None if video.provider_state is None else dict(video.provider_state)
+
+
+def _finished(record: JobRecord | None) -> bool:
+    """Whether the index saw the job finish (then there is nothing left to cancel)."""
+    return record is not None and record.video is not None and record.video.done
 
 
 def _record_video(record: JobRecord) -> Video:
@@ -654,124 +736,5 @@ def _misbehaved(call: Call, exc: Exception) -> ProviderError:
         f"{type(exc).__name__}",
         provider=call.instance,
         request_type=call.request_type,
-        ambiguous=call.request_type in ("video_generation", "video_remix"),
+        ambiguous=call.operation in (Operation.CREATE, Operation.REMIX),
     )
-
-
-class SyncGateway:
-    """
-    `Gateway` for code that does not use async: the same methods, blocking.
-
-    The async gateway runs on an event loop in a background thread.
-    """
-
-    def __init__(self, factory: Callable[[], Gateway]) -> None:
-        self._portal_cm = anyio.from_thread.start_blocking_portal()
-        self._portal = self._portal_cm.__enter__()
-        self._closed = False
-        try:
-            self.gateway = self._portal.call(_build_in_loop, factory)
-        except BaseException:
-            self._portal_cm.__exit__(None, None, None)
-            raise
-
-    @classmethod
-    def from_config(cls, *args: Any, **kwargs: Any) -> SyncGateway:
-        """Like `Gateway.from_config`, blocking."""
-        return cls(lambda: Gateway.from_config(*args, **kwargs))
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the gateway and stop its event loop."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._portal.call(self.gateway.aclose)
-        finally:
-            self._portal_cm.__exit__(None, None, None)
-
-    def _run(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        return self._portal.call(lambda: fn(*args, **kwargs))
-
-    def create(self, request: CreateVideo, **kwargs: Any) -> Video:
-        """Blocking `Gateway.create`."""
-        return self._run(self.gateway.create, request, **kwargs)
-
-    def retrieve(self, video_id: str, **kwargs: Any) -> Video:
-        """Blocking `Gateway.retrieve`."""
-        return self._run(self.gateway.retrieve, video_id, **kwargs)
-
-    def wait(self, video_id: str, **kwargs: Any) -> Video:
-        """Blocking `Gateway.wait`."""
-        return self._run(self.gateway.wait, video_id, **kwargs)
-
-    def list(self, provider: str, **kwargs: Any) -> VideoPage:
-        """Blocking `Gateway.list`."""
-        return self._run(self.gateway.list, provider, **kwargs)
-
-    def iter_videos(self, provider: str, **kwargs: Any) -> Iterator[Video]:
-        """Blocking `Gateway.iter_videos`."""
-        iterator = self.gateway.iter_videos(provider, **kwargs)
-        try:
-            while True:
-                try:
-                    yield self._portal.call(iterator.__anext__)
-                except StopAsyncIteration:
-                    return
-        finally:
-            self._portal.call(iterator.aclose)
-
-    @contextmanager
-    def download(
-        self, video_id: str, variant: str | Variant = Variant.VIDEO, **kwargs: Any
-    ) -> Iterator[SyncDownloadStream]:
-        """Blocking `Gateway.download`: iterate the stream for chunks."""
-        with self._portal.wrap_async_context_manager(
-            self.gateway.download(video_id, variant, **kwargs)
-        ) as stream:
-            yield SyncDownloadStream(stream, self._portal)
-
-    def download_to(self, video_id: str, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-        """Blocking `Gateway.download_to`."""
-        return self._run(self.gateway.download_to, video_id, path, **kwargs)
-
-    def delete(self, video_id: str, **kwargs: Any) -> Deleted:
-        """Blocking `Gateway.delete`."""
-        return self._run(self.gateway.delete, video_id, **kwargs)
-
-    def remix(self, video_id: str, prompt: str, **kwargs: Any) -> Video:
-        """Blocking `Gateway.remix`."""
-        return self._run(self.gateway.remix, video_id, prompt, **kwargs)
-
-
-async def _build_in_loop(factory: Callable[[], Gateway]) -> Gateway:
-    return factory()
-
-
-class SyncDownloadStream:
-    """A `DownloadStream` read from blocking code."""
-
-    def __init__(self, stream: DownloadStream, portal: anyio.from_thread.BlockingPortal) -> None:
-        self._stream = stream
-        self._portal = portal
-        self.content_type = stream.content_type
-        self.content_length = stream.content_length
-
-    def __iter__(self) -> Iterator[bytes]:
-        iterator = aiter(self._stream)
-        while True:
-            try:
-                yield self._portal.call(anext, iterator)
-            except StopAsyncIteration:
-                return

@@ -1,9 +1,11 @@
 """
 The JSON shapes of the ``/v1/videos`` API, to and from the core types.
 
-One private cattrs converter, made by `make_converter`, does the work. Reading is lenient
-(unknown keys are ignored; optional keys may be missing or null); writing leaves out empty
-optionals; ``seconds`` is a string on the wire.
+One converter family, as cattrs' ``preconf`` modules build theirs: `configure_converter`
+holds what is shared; `make_converter` makes the lenient wire converter (unknown keys are
+ignored; optional keys may be missing or null; writing leaves out empty optionals;
+``seconds`` is a string on the wire) and `make_settings_converter` the strict one that
+structures provider settings (unknown keys are errors that name their path).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from .errors import (
     AuthenticationError,
@@ -37,6 +40,7 @@ from .model import ContentFilter, CreateVideo, Deleted, ImageInput, Video, Video
 __all__ = [
     "CREATE_FIELDS",
     "ExtraFields",
+    "configure_converter",
     "create_from_dict",
     "deleted_to_dict",
     "dumps_error",
@@ -45,6 +49,7 @@ __all__ = [
     "error_to_dict",
     "loads_video",
     "make_converter",
+    "make_settings_converter",
     "page_from_dict",
     "page_to_dict",
     "structure_settings",
@@ -131,15 +136,31 @@ def _int_or_none(value: Any, _type: Any) -> int | None:
     return int(value)
 
 
-def make_converter() -> cattrs.Converter:
-    """Build the converter between the core types and the wire's JSON shapes."""
-    c = cattrs.Converter(omit_if_default=True, forbid_extra_keys=False)
-
+def configure_converter(c: cattrs.Converter) -> None:
+    """The hooks both converters share: optional strings and timestamps, string tuples."""
     c.register_structure_hook(str | None, lambda v, _: None if v is None else str(v))
     c.register_structure_hook(int | None, _int_or_none)
     c.register_structure_hook_func(
         lambda t: t == tuple[str, ...], lambda v, _: () if v is None else tuple(str(x) for x in v)
     )
+
+
+def make_settings_converter() -> cattrs.Converter:
+    """
+    Build the strict converter of provider settings.
+
+    Unknown keys are errors at any depth (``models.sora-2.sizez``), and its errors name
+    the path of the bad key or value.
+    """
+    c = cattrs.Converter(forbid_extra_keys=True)
+    configure_converter(c)
+    return c
+
+
+def make_converter() -> cattrs.Converter:
+    """Build the lenient converter between the core types and the wire's JSON shapes."""
+    c = cattrs.Converter(omit_if_default=True, forbid_extra_keys=False)
+    configure_converter(c)
     c.register_structure_hook_func(
         lambda t: t == tuple[VideoOutput, ...],
         lambda v, _: () if v is None else tuple(c.structure(x, VideoOutput) for x in v),
@@ -192,6 +213,7 @@ def make_converter() -> cattrs.Converter:
 
 
 _converter = make_converter()
+_settings_converter = make_settings_converter()
 
 
 def _invalid(exc: Exception, what: str) -> InvalidRequestError:
@@ -284,8 +306,13 @@ def page_from_dict(data: Mapping[str, Any]) -> VideoPage:
 
 
 def deleted_to_dict(deleted: Deleted, *, extra_fields: ExtraFields | None = None) -> dict[str, Any]:
-    """A delete's answer as the wire's object."""
-    out: dict[str, Any] = {"id": deleted.id, "object": "video.deleted", "deleted": deleted.deleted}
+    """A delete's answer as the wire's object, with ``upstream``: what the provider did."""
+    out: dict[str, Any] = {
+        "id": deleted.id,
+        "object": "video.deleted",
+        "deleted": deleted.deleted,
+        "upstream": deleted.upstream,
+    }
     if extra_fields is not None:
         out["extra_fields"] = extra_fields.to_dict()
     return out
@@ -430,15 +457,25 @@ def create_from_dict(data: Mapping[str, Any]) -> CreateVideo:
     )
 
 
-def _unknown_keys(data: Mapping[str, Any], cls: type, path: str) -> list[str]:
-    # Under `from __future__ import annotations` a field's type is a string until resolved;
-    # unresolved, nested tables of a class never structured before were not checked at all.
-    fields = {f.name: f for f in attrs.fields(attrs.resolve_types(cls))}
-    problems = [f"{path}.{key}" for key in data if key not in fields]
-    for name, value in data.items():
-        field = fields.get(name)
-        if field is not None and isinstance(value, Mapping) and attrs.has(field.type):
-            problems += _unknown_keys(value, field.type, f"{path}.{name}")
+_UNKNOWN = "unknown setting "
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return _UNKNOWN + ",".join(sorted(exc.extra_fields))
+    return format_exception(exc, type_)
+
+
+def _settings_problems(exc: cattrs.BaseValidationError, path: str) -> list[str]:
+    """Each problem as ``unknown setting providers.x.models['a'].sizez`` or ``path: why``."""
+    problems = []
+    for line in cattrs.transform_error(exc, path=path, format_exception=_describe):
+        message, _, where = line.rpartition(" @ ")
+        if message.startswith(_UNKNOWN):
+            keys = message.removeprefix(_UNKNOWN).split(",")
+            problems.append(_UNKNOWN + ", ".join(f"{where}.{key}" for key in keys))
+        else:
+            problems.append(f"{where}: {message}")
     return problems
 
 
@@ -447,13 +484,12 @@ def structure_settings(data: Mapping[str, Any], cls: type[T], *, path: str) -> T
     Build a provider's settings from a configuration table, refusing unknown keys.
 
     Raises:
-        ConfigurationError: A key is unknown or a value has the wrong type.
+        ConfigurationError: A key is unknown or a value has the wrong type, at any
+            depth; the message names its path (``providers.x.models['sora-2']``).
     """
-    if unknown := _unknown_keys(data, cls, path):
-        raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
     try:
-        return _converter.structure(dict(data), cls)
+        return _settings_converter.structure(dict(data), cls)
     except cattrs.BaseValidationError as e:
-        raise ConfigurationError("; ".join(cattrs.transform_error(e, path=path))) from None
+        raise ConfigurationError("; ".join(_settings_problems(e, path))) from None
     except (TypeError, ValueError) as e:
         raise ConfigurationError(f"{path}: {e}") from None

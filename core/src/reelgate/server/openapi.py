@@ -199,6 +199,12 @@ def _schemas() -> dict[str, Schema]:
                 "id": _STRING,
                 "object": {"type": "string", "enum": ["video.deleted"]},
                 "deleted": {"type": "boolean"},
+                "upstream": {
+                    "type": "string",
+                    "enum": ["deleted", "cancelled", "kept"],
+                    "description": "What the provider did: deleted the job, only cancelled "
+                    "it, or kept it (it can do neither); reelgate forgot it in every case.",
+                },
                 "extra_fields": _EXTRA,
             },
         },

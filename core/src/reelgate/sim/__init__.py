@@ -222,15 +222,15 @@ class SimProvider:
         now_ms = int(time.time() * 1000)
         job = _Job(now_ms, int(duration * 1000), _OUTCOMES[outcome], size_bytes)
         native_id = job.native_id()
-        return self._video(
-            native_id,
-            job,
-            now_ms,
-            model=call.model,
-            prompt=request.prompt,
-            seconds=request.seconds or "4",
-            size=request.size or "1280x720",
-        )
+        shape = {
+            "model": call.model,
+            "seconds": request.seconds or "4",
+            "size": request.size or "1280x720",
+        }
+        # The shape is kept as the job's provider state, so that a remix (in any process)
+        # renders the same model, length and size.
+        video = self._video(native_id, job, now_ms, prompt=request.prompt, **shape)
+        return attrs.evolve(video, provider_state=shape)
 
     async def retrieve(self, video_id: str, *, call: Call) -> Video:
         """The job's state now."""
@@ -243,9 +243,7 @@ class SimProvider:
         """Stream the job's media."""
         video = await self.retrieve(video_id, call=call)
         if video.status is not VideoStatus.COMPLETED:
-            raise VideoNotReadyError(
-                f"video {video_id} is {video.status.value}; only completed videos can be downloaded"
-            )
+            raise VideoNotReadyError.for_status(video_id, video.status.value, call=call)
         body = media(variant)
         content_type = _MEDIA[variant][1]
         total = len(body)
@@ -261,7 +259,7 @@ class SimProvider:
         )
 
     async def delete(self, video_id: str, *, call: Call) -> Deleted:
-        """Delete the job (the gateway's index remembers it)."""
+        """Delete the job: the simulator keeps no jobs, the index's tombstone is the deletion."""
         _Job.parse(video_id)
         return Deleted(id=video_id)
 
@@ -275,9 +273,13 @@ class SimProvider:
         old = _Job.parse(video_id)
         now_ms = int(time.time() * 1000)
         job = _Job(now_ms, old.duration_ms, "c", old.size_bytes)
-        return attrs.evolve(
-            self._video(job.native_id(), job, now_ms, prompt=prompt), remixed_from_video_id=video_id
-        )
+        shape = {k: v for k, v in (call.job_state or {}).items() if k in _SHAPE}
+        video = self._video(job.native_id(), job, now_ms, prompt=prompt, **shape)
+        return attrs.evolve(video, remixed_from_video_id=video_id, provider_state=shape or None)
+
+
+#: What a sim job keeps as its provider state: the shape a remix renders again.
+_SHAPE = frozenset({"model", "seconds", "size"})
 
 
 async def _stream(body: bytes, padding: int) -> AsyncIterator[bytes]:

@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._shared import JobIndex, JobRecord, Observation, merge, unchanged
+from ._shared import (
+    JobIndex,
+    JobRecord,
+    Observation,
+    SupportsObserveMany,
+    merge,
+    observe_all,
+    unchanged,
+    unknown_after,
+)
 from .memory import MemoryJobIndex
 
 if TYPE_CHECKING:
@@ -27,9 +36,15 @@ __all__ = [
     "MemoryJobIndex",
     "Observation",
     "SQLiteJobIndex",
+    "SupportsObserveMany",
     "merge",
+    "observe_all",
     "unchanged",
 ]
+
+# The names the PostgreSQL index imports (it was written against the single module).
+_merge = merge
+_unknown_after = unknown_after
 
 
 def __getattr__(name: str) -> Any:

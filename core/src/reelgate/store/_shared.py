@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -12,7 +12,16 @@ from ..errors import InvalidRequestError
 from ..model import Order, Video, VideoStatus
 from ..status import advance
 
-__all__ = ["JobIndex", "JobRecord", "Observation", "merge", "unchanged", "unknown_after"]
+__all__ = [
+    "JobIndex",
+    "JobRecord",
+    "Observation",
+    "SupportsObserveMany",
+    "merge",
+    "observe_all",
+    "unchanged",
+    "unknown_after",
+]
 
 #: One freshly seen state for `JobIndex.observe_many`: the native id, the state, and the
 #: provider's new per-job state (None keeps the stored one).
@@ -92,14 +101,6 @@ class JobIndex(Protocol):
         """
         ...
 
-    async def observe_many(self, instance: str, seen: Sequence[Observation]) -> list[Video]:
-        """
-        `observe` for many jobs of one instance at once (a list page), in one write.
-
-        Returns what the caller should see of each, in order.
-        """
-        ...
-
     async def find_idempotent(self, owner: str | None, key: str) -> JobRecord | None:
         """The job created with this idempotency key by this owner, if any."""
         ...
@@ -128,6 +129,33 @@ class JobIndex(Protocol):
     async def aclose(self) -> None:
         """Release the index's resources."""
         ...
+
+
+@runtime_checkable
+class SupportsObserveMany(Protocol):
+    """An index that can record a list page's states in one write (both built-in ones)."""
+
+    async def observe_many(self, instance: str, seen: Sequence[Observation]) -> list[Video]:
+        """
+        `JobIndex.observe` for many jobs of one instance at once (a list page), in one write.
+
+        Returns what the caller should see of each, in order.
+        """
+        ...
+
+
+async def observe_all(index: JobIndex, instance: str, seen: Sequence[Observation]) -> list[Video]:
+    """
+    Observe a list page's states: in one write where the index can, else one by one.
+
+    Returns what the caller should see of each, in order.
+    """
+    if isinstance(index, SupportsObserveMany):
+        return await index.observe_many(instance, seen)
+    return [
+        await index.observe(instance, native_id, video, provider_state=state)
+        for native_id, video, state in seen
+    ]
 
 
 def unknown_after(after: str) -> InvalidRequestError:
