@@ -1,5 +1,5 @@
 """
-The job index on the hot path: ``Gateway.retrieve`` per index, and the index's own operations.
+The job index on the hot path: ``Gateway.retrieve`` through ``sim``, in-process, per index.
 
 Method (each figure is printed with what it measures):
 
@@ -12,13 +12,10 @@ Method (each figure is printed with what it measures):
    processes on the machine do not count; the wall time is printed beside it. The figures are the medians over the
    rounds, and the ratio SQLite / memory is the median of the per-round ratios.
    Target (issue 17): SQLite <= 2x memory.
-2. The index's operations alone, per index, CPU time per call (median of 15 rounds of
-   2,000 calls): ``get`` of a known job; ``observe`` of a state that changes nothing (a
-   poll with no news); ``observe`` of a state that changes the progress (a write:
-   ``BEGIN IMMEDIATE`` and a commit for SQLite, in a worker thread); ``add`` of a new
-   job; ``page`` of 20 jobs out of 2,000.
 
-Run: ``python benchmarks/index_bench.py`` (or ``nox -s bench``).
+The index's own operations, PostgreSQL included, are ``index_bench.py``'s.
+
+Run: ``python benchmarks/retrieve_bench.py`` (or ``nox -s bench``).
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ import anyio
 import reelgate
 from reelgate.config import Config, InstanceConfig
 from reelgate.gateway import Gateway
-from reelgate.store import JobIndex, JobRecord, MemoryJobIndex, SQLiteJobIndex
+from reelgate.store import JobIndex, MemoryJobIndex, SQLiteJobIndex
 
 
 def _config() -> Config:
@@ -88,52 +85,9 @@ async def retrieve_per_index(tmp: Path, calls: int, rounds: int) -> None:
         )
 
 
-async def operations(index: JobIndex, name: str, calls: int, rounds: int) -> None:
-    def video(native: str, progress: float) -> reelgate.Video:
-        return reelgate.Video(
-            id=f"{native}:sim", provider="sim", status="in_progress", progress=progress
-        )
-
-    for i in range(2000):
-        await index.add(JobRecord(instance="sim", native_id=f"j{i}", created_at=1000.0 + i))
-        await index.observe("sim", f"j{i}", video(f"j{i}", 10))
-    added = 0
-
-    async def add(_: int) -> object:
-        nonlocal added
-        added += 1
-        return await index.add(JobRecord(instance="sim", native_id=f"new{added}", created_at=1.0))
-
-    progress = 10.0
-
-    async def write(_: int) -> object:
-        nonlocal progress
-        progress = min(progress + 0.001, 99)
-        return await index.observe("sim", "j1", video("j1", progress))
-
-    cases: dict[str, Callable[[int], Awaitable[object]]] = {
-        "get": lambda _: index.get("sim", "j7"),
-        "observe, no news": lambda _: index.observe("sim", "j7", video("j7", 10)),
-        "observe, a change": write,
-        "add": add,
-        "page of 20": lambda _: index.page("sim", limit=20, order="desc", after="j900"),
-    }
-    for case, call in cases.items():
-        runs = [(await _timed(calls, call))[0] for _ in range(rounds)]
-        print(f"{name:>6} index, {case:<18}: {statistics.median(runs) * 1e6:7.1f} µs CPU per call")
-
-
 async def main(calls: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         await retrieve_per_index(Path(tmp), calls, rounds)
-        for name, index in (
-            ("memory", MemoryJobIndex()),
-            ("sqlite", SQLiteJobIndex(Path(tmp) / "ops.sqlite3")),
-        ):
-            try:
-                await operations(index, name, calls // 4, rounds)
-            finally:
-                await index.aclose()
 
 
 if __name__ == "__main__":
@@ -141,5 +95,5 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=15)
     args, _ = parser.parse_known_args()
-    print(f"index_bench: reelgate {reelgate.__version__}, Python {sys.version.split()[0]}")
+    print(f"retrieve_bench: reelgate {reelgate.__version__}, Python {sys.version.split()[0]}")
     anyio.run(main, args.calls, args.rounds)
