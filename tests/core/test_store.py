@@ -165,7 +165,6 @@ async def test_observe_many_is_observe_for_each(index: JobIndex) -> None:
     """A page of states is merged job by job, unknown jobs recorded, in the given order."""
     await index.add(_record("a"))
     await index.observe("sim", "a", _video("a", "completed", progress=100))
-    assert isinstance(index, SupportsObserveMany)
     seen = await observe_all(
         index,
         "sim",
@@ -199,6 +198,8 @@ async def test_observe_all_works_with_any_index() -> None:
 
     index = OneByOne()
     assert not isinstance(index, SupportsObserveMany)
+    assert isinstance(MemoryJobIndex(), SupportsObserveMany)
+    assert SQLiteJobIndex.observe_many
     seen = await observe_all(index, "sim", [("a", _video("a", "in_progress"), {"s": 1})])  # type: ignore[arg-type]
     assert seen[0].status.value == "in_progress"
     assert (await index.inner.get("sim", "a")).provider_state == {"s": 1}  # type: ignore[union-attr]
