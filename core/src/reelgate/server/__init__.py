@@ -12,12 +12,14 @@ Mount it in any ASGI application, or run it with ``reelgate serve``::
 
 Routes: ``POST/GET /v1/videos``, ``GET/DELETE /v1/videos/{video_id}``,
 ``GET /v1/videos/{video_id}/content``, ``POST /v1/videos/{video_id}/remix``, the same under
-``/openai/v1/videos`` for OpenAI SDKs, ``GET /health`` and ``GET /openapi.json``.
+``/openai/v1/videos`` and ``/openai/videos`` for OpenAI SDKs, ``GET /health`` and
+``GET /openapi.json``.
 
 Keys: ``REELGATE_SERVER_KEYS`` names the environment variables that hold the keys callers
-must send (``Authorization: Bearer``, ``x-api-key`` or ``x-bf-vk``); each key owns the
-jobs it creates. With no keys, anyone who can connect may call, so `run` binds to a
-loopback address only.
+must send (``x-bf-vk``, else ``x-api-key``, else ``Authorization: Bearer``); each key owns
+the jobs it creates. With no keys, anyone who can connect may call, so `run` binds to a
+loopback address only, and the app answers only its own host names and refuses
+cross-site requests (`reelgate.server.guard`).
 """
 
 from __future__ import annotations
