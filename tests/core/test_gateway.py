@@ -526,6 +526,19 @@ async def test_index_backed_lists_show_unfinished_jobs_as_they_are_now(
     assert [op[1] for op in _ops(fake, "retrieve")[polls:]] == [native]
 
 
+async def test_an_index_backed_page_polls_a_bounded_number_of_jobs(
+    make_gateway, fake, fake_spec
+) -> None:
+    """A page of 100 unfinished jobs makes at most 20 polls, not 100."""
+    gateway = make_gateway(fake_spec(fake))
+    for _ in range(100):
+        await gateway.create(_request())
+    polls = len(_ops(fake, "retrieve"))
+    page = await gateway.list("fake", limit=100)
+    assert len(page.data) == 100
+    assert len(_ops(fake, "retrieve")) - polls == 20
+
+
 async def test_a_job_that_cannot_be_polled_lists_as_last_seen(
     make_gateway, fake, fake_spec
 ) -> None:
