@@ -38,7 +38,7 @@ def jobs(served: Served) -> int:
     [
         ({"prompt": "x" * 32_001}, "prompt"),
         ({"fallbacks": ["other/a", "other/b", "other/c", "other/d"]}, "fallbacks"),
-        ({"sim_bytes": (1 << 30) + 1}, "sim_bytes"),
+        ({"sim_bytes": (8 << 30) + 1}, "sim_bytes"),
         ({"sim_duration": 86_401}, "sim_duration"),
         ({"sim_duration": 1e300}, "sim_duration"),
     ],

@@ -25,7 +25,9 @@ from .errors import InvalidRequestError, VideoFailedError
 
 __all__ = [
     "CANCELLED",
+    "MAX_FALLBACKS",
     "MAX_IMAGE_BYTES",
+    "MAX_PROMPT_CHARS",
     "ContentFilter",
     "CreateVideo",
     "Deleted",

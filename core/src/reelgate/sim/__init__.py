@@ -59,7 +59,7 @@ _MEDIA = {
 _CHUNK = 64 * 1024
 _ZEROS = bytes(_CHUNK)
 # Bounded so that one request cannot make the server stream for days or hold a job for years.
-_MAX_SIM_BYTES = 1 << 30
+_MAX_SIM_BYTES = 8 << 30
 _MAX_SIM_DURATION = 86_400.0
 
 
@@ -222,7 +222,7 @@ class SimProvider:
         duration = _extra(request, "sim_duration", float, self.settings.duration)
         size_bytes = _extra(request, "sim_bytes", int, 0)
         if size_bytes > _MAX_SIM_BYTES:
-            raise InvalidRequestError("sim_bytes is limited to 1 GiB", param="sim_bytes")
+            raise InvalidRequestError("sim_bytes is limited to 8 GiB", param="sim_bytes")
         if duration > _MAX_SIM_DURATION:
             raise InvalidRequestError(
                 "sim_duration is limited to one day (86400 seconds)", param="sim_duration"
