@@ -20,3 +20,7 @@ class TestTemplateContract(ProviderContract):
 
     def emulator(self) -> Any:
         return create_app(job_seconds=0.3)
+
+    def asset_host(self, base_url: str) -> str | None:
+        """The provider downloads from ``/v1/jobs/{id}/content``, on the API host."""
+        return None
