@@ -4,6 +4,7 @@ An emulator of the template job API: an ASGI app with scriptable faults.
 Run it with ``python -m reelgate_template.emulator --port 8099``. Jobs finish after
 ``job_seconds``; a prompt containing ``[emulate:fail]`` fails, ``[emulate:filter]`` is
 refused by the safety filter, ``[emulate:slow]`` takes a minute.
+``POST /v1/jobs/{id}/cancel`` stops an unfinished job (state ``cancelled``).
 
 It is built from the pieces of `reelgate.emulation`, as every emulator should be: a
 `JobTimeline` per job (pass ``clock=`` to move time in tests instead of sleeping),
@@ -46,7 +47,7 @@ _STATES = {
     "succeeded": "done",
     "failed": "error",
     "filtered": "error",
-    "cancelled": "error",
+    "cancelled": "cancelled",
 }
 _ERRORS = {
     "failed": "the emulator failed this job",
@@ -136,6 +137,12 @@ def create_app(
     async def retrieve(request: Request) -> Response:
         return JSONResponse(find(request).state(assets(request)))
 
+    async def cancel(request: Request) -> Response:
+        job = find(request)
+        if not job.timeline.cancel():
+            raise Refusal(409, "job has finished", code="finished")
+        return JSONResponse(job.state(assets(request)))
+
     async def content(request: Request) -> Response:
         job = find(request)
         if job.timeline.now().stage != "succeeded":
@@ -153,6 +160,7 @@ def create_app(
         routes=[
             Route("/v1/jobs", create, methods=["POST"]),
             Route("/v1/jobs/{job_id}", retrieve, methods=["GET"]),
+            Route("/v1/jobs/{job_id}/cancel", cancel, methods=["POST"]),
             Route("/v1/jobs/{job_id}/content", content, methods=["GET"]),
             Route("/files/{name}", file, methods=["GET"]),
         ]
