@@ -91,7 +91,7 @@ class TestVertexContract(ProviderContract):
                 pytest.fail("the download opened on a cut-off operation")
 
         # In-process the cut body arrives as short JSON; over a socket, as a short read.
-        with pytest.raises(ProviderError, match="malformed JSON|without sending complete"):
+        with pytest.raises(ProviderError, match=r"malformed JSON|without sending complete"):
             await download()
 
     def asset_host(self, base_url: str) -> str | None:
