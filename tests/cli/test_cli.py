@@ -153,6 +153,7 @@ def test_lifecycle_across_processes(tmp_path: Path) -> None:
         "id": video_id,
         "object": "video.deleted",
         "deleted": True,
+        "upstream": "deleted",
     }
     gone = cli("get", video_id)
     assert gone.returncode == 2

@@ -70,7 +70,7 @@ async def test_broken_instances_say_why(make_gateway, fake_spec) -> None:
     cases = {
         "ghost": "provider type 'not-installed' is not installed (installed: exploding, sim); "
         "try: pip install reelgate-not-installed",
-        "typo": "unknown setting(s): providers.typo.duraton",
+        "typo": "unknown setting providers.typo.duraton",
         "exploding": "provider factory failed: RuntimeError: no SDK",
     }
     for name, reason in cases.items():
@@ -122,7 +122,6 @@ async def test_missing_operations_are_unsupported(make_gateway, fake, fake_spec)
     video = await gateway.create(_request("thin/m"))
     for attempt in (
         lambda: gateway.retrieve(video.id),
-        lambda: gateway.delete(video.id),
         lambda: gateway.remix(video.id, "again"),
     ):
         with pytest.raises(UnsupportedOperationError) as e:
@@ -130,6 +129,18 @@ async def test_missing_operations_are_unsupported(make_gateway, fake, fake_spec)
         assert e.value.code == "unsupported_operation"
         assert e.value.provider == "thin"
         assert e.value.message.endswith("is not supported by thin provider")
+
+
+async def test_delete_without_delete_or_cancel_forgets_the_job(make_gateway, fake) -> None:
+    """A provider that can neither delete nor cancel: the job is kept upstream, forgotten here."""
+    thin = types.SimpleNamespace(create=fake.create, retrieve=fake.retrieve)
+    gateway = make_gateway(ProviderSpec(type="thin", factory=lambda s: thin, requires_key=False))
+    video = await gateway.create(_request("thin/m"))
+    deleted = await gateway.delete(video.id)
+    assert (deleted.id, deleted.deleted, deleted.upstream) == (video.id, True, "kept")
+    with pytest.raises(NotFoundError):
+        await gateway.retrieve(video.id)
+    assert video.id not in [v.id for v in (await gateway.list("thin")).data]
 
 
 # -- create and fallbacks -------------------------------------------------------------------

@@ -10,10 +10,10 @@ import attrs
 import pytest
 
 import reelgate
+from reelgate.call import Call
 from reelgate.emulation import serve
 from reelgate.errors import ProviderError
 from reelgate.model import CANCELLED, VideoError, cancelled_error
-from reelgate.provider import Call
 from reelgate.stream import DownloadStream
 from reelgate.testing import KEY_A, KEY_B, ProviderContract, gateway_for
 from reelgate_template import TemplateProvider, TemplateSettings

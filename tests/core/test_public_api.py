@@ -101,10 +101,12 @@ def test_every_listed_name_resolves(name: str) -> None:
 
 def test_lazy_names_are_the_real_objects() -> None:
     """A lazily exported name is the very object of its module."""
-    from reelgate import config, gateway, hookspecs, provider  # noqa: PLC0415
+    from reelgate import config, gateway, hookspecs, provider, stream, sync  # noqa: PLC0415
 
     assert reelgate.Gateway is gateway.Gateway
-    assert reelgate.SyncGateway is gateway.SyncGateway
+    assert reelgate.SyncGateway is sync.SyncGateway
+    assert reelgate.DownloadStream is stream.DownloadStream
+    assert reelgate.Operation is provider.Operation
     assert reelgate.hookimpl is hookspecs.hookimpl
     assert reelgate.ProviderSpec is provider.ProviderSpec
     assert reelgate.Secret is config.Secret

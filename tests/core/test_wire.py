@@ -448,11 +448,12 @@ def test_bad_pages_are_invalid(data: dict[str, Any]) -> None:
 
 
 def test_deleted_shape() -> None:
-    """A deletion is id, object video.deleted and deleted."""
-    assert wire.deleted_to_dict(Deleted(id="a:sim")) == {
+    """A deletion is id, object video.deleted, deleted, and what happened upstream."""
+    assert wire.deleted_to_dict(Deleted(id="a:sim", upstream="cancelled")) == {
         "id": "a:sim",
         "object": "video.deleted",
         "deleted": True,
+        "upstream": "cancelled",
     }
     extra = wire.ExtraFields(request_type="video_delete", provider="sim")
     assert "extra_fields" in wire.deleted_to_dict(Deleted(id="a:sim"), extra_fields=extra)

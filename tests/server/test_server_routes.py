@@ -199,17 +199,25 @@ async def test_ids_with_escaped_slashes_route_verbatim_or_encoded(server: str) -
 
 
 async def test_unsupported_operations_are_400(server: str) -> None:
-    """Delete and remix on a provider without them: 400 code unsupported_operation."""
+    """Remix on a provider without it: 400 code unsupported_operation."""
     async with httpx2.AsyncClient(base_url=server) as client:
         made = await client.post("/v1/videos", json={"model": "relay/relay-1", "prompt": "x"})
         video_id = made.json()["id"]
-        for response in (
-            await client.delete(f"/v1/videos/{video_id}"),
-            await client.post(f"/v1/videos/{video_id}/remix", json={"prompt": "y"}),
-        ):
-            assert response.status_code == 400
-            assert response.json()["error"]["code"] == "unsupported_operation"
-            assert response.json()["extra_fields"]["provider"] == "relay"
+        response = await client.post(f"/v1/videos/{video_id}/remix", json={"prompt": "y"})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "unsupported_operation"
+        assert response.json()["extra_fields"]["provider"] == "relay"
+
+
+async def test_delete_without_provider_support_forgets_the_job(server: str) -> None:
+    """Delete on a provider that can neither delete nor cancel: 200, upstream kept, then 404."""
+    async with httpx2.AsyncClient(base_url=server) as client:
+        made = await client.post("/v1/videos", json={"model": "relay/relay-1", "prompt": "x"})
+        video_id = made.json()["id"]
+        response = await client.delete(f"/v1/videos/{video_id}")
+        assert response.status_code == 200
+        assert response.json()["upstream"] == "kept"
+        assert (await client.get(f"/v1/videos/{video_id}")).status_code == 404
 
 
 async def test_openai_routes_answer_the_same_objects(server: str) -> None:

@@ -49,10 +49,11 @@ from .model import (
 
 if TYPE_CHECKING:
     from . import wire
+    from .call import Call, Operation
     from .config import ProviderSettings, RetryPolicy, Secret, Timeouts
     from .gateway import Gateway
     from .hookspecs import hookimpl
-    from .provider import Call, Operation, ProviderRegistry, ProviderSetup, ProviderSpec
+    from .provider import ProviderRegistry, ProviderSetup, ProviderSpec
     from .stream import DownloadStream
     from .sync import SyncGateway
 
@@ -64,9 +65,9 @@ _LAZY = {
     "Gateway": "gateway",
     "SyncGateway": "sync",
     "hookimpl": "hookspecs",
-    "Call": "provider",
+    "Call": "call",
     "DownloadStream": "stream",
-    "Operation": "provider",
+    "Operation": "call",
     "ProviderRegistry": "provider",
     "ProviderSetup": "provider",
     "ProviderSpec": "provider",

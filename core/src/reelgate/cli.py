@@ -474,7 +474,11 @@ def download(
 def delete(ctx: click.Context, video_id: str, as_json: bool) -> None:
     """Delete a job (or cancel it, where the provider cancels running jobs)."""
     deleted = _run(ctx, lambda gw: gw.delete(video_id), as_json)
-    click.echo(json.dumps(wire.deleted_to_dict(deleted)) if as_json else f"deleted {deleted.id} ({_UPSTREAM[deleted.upstream]})")
+    click.echo(
+        json.dumps(wire.deleted_to_dict(deleted))
+        if as_json
+        else f"deleted {deleted.id} ({_UPSTREAM[deleted.upstream]})"
+    )
 
 
 @cli.command()

@@ -26,10 +26,7 @@ error is built (`reelgate.http.scrub`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-
-if TYPE_CHECKING:
-    from .model import Video
+from typing import Any, ClassVar, Protocol
 
 
 class _Context(Protocol):
@@ -212,12 +209,12 @@ class VideoFailedError(ReelgateError):
     Raised by `Video.raise_for_status` for a failed job.
 
     Attributes:
-        video: The failed job.
+        video: The failed job, a `reelgate.Video`.
     """
 
     http_status = None
 
-    def __init__(self, message: str, *, video: Video, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, video: Any, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.video = video
 
@@ -227,12 +224,12 @@ class WaitTimeoutError(ReelgateError):
     `Gateway.wait` ran out of time before the job finished.
 
     Attributes:
-        video: The last state seen.
+        video: The last state seen, a `reelgate.Video`.
     """
 
     http_status = None
 
-    def __init__(self, message: str, *, video: Video, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, video: Any, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.video = video
 

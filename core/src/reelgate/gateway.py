@@ -636,16 +636,22 @@ class Gateway:
         vid, instance, record = await self._job(video_id, owner, Operation.DELETE)
         capabilities = instance.capabilities
         upstream: UpstreamDeletion = "kept"
-        if Operation.DELETE.value in capabilities:
-            deleter: SupportsDelete = self._provider(instance, Operation.DELETE)
-            call = self._call(instance, record, Operation.DELETE)
-            answer = await self._guarded(call, deleter.delete(vid.native, call=call))
-            upstream = answer.upstream
-        elif Operation.CANCEL.value in capabilities and not _finished(record):
-            canceller: SupportsCancel = self._provider(instance, Operation.CANCEL)
-            call = self._call(instance, record, Operation.CANCEL)
-            await self._guarded(call, canceller.cancel(vid.native, call=call))
-            upstream = "cancelled"
+        try:
+            if Operation.DELETE.value in capabilities:
+                deleter: SupportsDelete = self._provider(instance, Operation.DELETE)
+                call = self._call(instance, record, Operation.DELETE)
+                answer = await self._guarded(call, deleter.delete(vid.native, call=call))
+                upstream = answer.upstream
+            elif Operation.CANCEL.value in capabilities and not _finished(record):
+                canceller: SupportsCancel = self._provider(instance, Operation.CANCEL)
+                call = self._call(instance, record, Operation.CANCEL)
+                await self._guarded(call, canceller.cancel(vid.native, call=call))
+                upstream = "cancelled"
+        except NotFoundError:
+            if record is None:
+                raise
+            # The index knew the job and the provider no longer does: it is gone there.
+            upstream = "deleted"
         await self.index.mark_deleted(instance.name, vid.native)
         return Deleted(id=VideoId.build(vid.native, instance.name), upstream=upstream)
 

@@ -44,7 +44,7 @@ from .errors import (
 from .stream import DownloadStream
 
 if TYPE_CHECKING:
-    from .provider import Call
+    from .call import Call
 
 __all__ = [
     "CHUNK_SIZE",

@@ -19,7 +19,7 @@ import attrs
 from .model import Video, VideoStatus
 
 if TYPE_CHECKING:
-    from .provider import Call
+    from .call import Call
 
 __all__ = ["TERMINAL", "advance", "is_legal", "upstream_status"]
 

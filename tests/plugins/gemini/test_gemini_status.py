@@ -320,3 +320,12 @@ def test_partially_filtered_job_completes_with_its_filter() -> None:
     assert video.status is VideoStatus.COMPLETED
     assert video.content_filter is not None
     assert video.content_filter.reasons == ("one was filtered",)
+
+
+def test_cancelled_operation_is_failed_with_code_cancelled() -> None:
+    """An operation finished with google.rpc CANCELLED reads as failed, code cancelled."""
+    operation = {"name": "models/m/operations/o", "done": True, "error": {"code": 1}}
+    video = operation_video(operation, native_id="models/m/operations/o")
+    assert video.status is VideoStatus.FAILED
+    assert video.error is not None
+    assert (video.error.code, video.error.message) == ("cancelled", "the job was cancelled")

@@ -68,7 +68,8 @@ def test_every_output_url_is_kept() -> None:
             "createdAt": "2026-11-22T01:56:30.123Z",
             "output": ["https://cdn.example/a.mp4?_jwt=x", "https://cdn.example/b.mov?_jwt=y"],
             "cost": {"credits": 50},
-        }
+        },
+        call("retrieve"),
     )
     assert [(o.url, o.content_type) for o in video.videos] == [
         ("https://cdn.example/a.mp4?_jwt=x", "video/mp4"),
@@ -79,7 +80,7 @@ def test_every_output_url_is_kept() -> None:
 def test_created_at_is_read_from_created_at() -> None:
     """createdAt (ISO 8601) becomes unix seconds."""
     video = task_to_video(
-        {"id": "t1", "status": "PENDING", "createdAt": "2024-06-27T19:49:32.335Z"}
+        {"id": "t1", "status": "PENDING", "createdAt": "2024-06-27T19:49:32.335Z"}, call("retrieve")
     )
     assert video.created_at == 1719517772
 
@@ -117,7 +118,7 @@ async def test_cancelled_task_is_failed_with_code_cancelled(
     )
     clock.advance(JOB_SECONDS / 2)
     deleted = await provider.delete(created.id, call=call("delete"))
-    assert deleted == reelgate.Deleted(id=created.id)
+    assert deleted == reelgate.Deleted(id=created.id, upstream="cancelled")
     cancelled = await provider.retrieve(created.id, call=call("retrieve"))
     assert cancelled.status is reelgate.VideoStatus.FAILED
     assert cancelled.error is not None
@@ -144,13 +145,14 @@ async def test_credits_are_kept_in_provider_metadata(gateway: Gateway, clock: Cl
 async def test_delete_then_not_found_upstream(
     provider: RunwayProvider, emulator: RunwayEmulator, clock: Clock
 ) -> None:
-    """DELETE of a finished task answers 204 and the task is then 404."""
+    """DELETE of a finished task answers 204, is reported as deleted, and the task is then 404."""
     created = await provider.create(
         reelgate.CreateVideo(model="rw/gen4.5", prompt="boat"),
         call=call("create", "gen4.5"),
     )
     clock.advance(JOB_SECONDS)
-    await provider.delete(created.id, call=call("delete"))
+    deleted = await provider.delete(created.id, call=call("delete"))
+    assert deleted.upstream == "deleted"
     assert emulator.faults.seen[-1].method == "DELETE"
     assert emulator.faults.seen[-1].headers["accept"] == "*/*"
     with pytest.raises(reelgate.NotFoundError):
@@ -366,6 +368,6 @@ async def test_poll_interval_is_configurable(gateway: Gateway) -> None:
 def test_malformed_task_is_a_provider_error() -> None:
     """A task without id or status is a ProviderError, not a crash."""
     with pytest.raises(reelgate.ProviderError):
-        task_to_video({"status": "RUNNING"})
+        task_to_video({"status": "RUNNING"}, call("retrieve"))
     with pytest.raises(reelgate.ProviderError):
-        task_to_video(["not", "a", "task"])
+        task_to_video(["not", "a", "task"], call("retrieve"))

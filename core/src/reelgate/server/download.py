@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ReelgateError
-from ..provider import DownloadStream
+from ..stream import DownloadStream
 
 __all__ = ["DownloadResponse"]
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import attrs
 import pytest
 
+from ..call import Call, Operation
 from ..emulation import FAIL, SLOW, Fault, Faults, SeenRequest, asset_origin, serve
 from ..errors import (
     AuthenticationError,
@@ -28,7 +29,6 @@ from ..errors import (
 from ..gateway import Gateway
 from ..ids import VideoId
 from ..model import CANCELLED, CreateVideo, Video, VideoStatus
-from ..provider import Call, Operation
 from ..status import is_legal
 from ._harness import IN_PROCESS_URL, KEY_A, KEY_B, Harness, Relay, gateway_for
 

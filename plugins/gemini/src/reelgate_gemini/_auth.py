@@ -197,8 +197,7 @@ class TokenSource:
                 raise AuthenticationError(
                     f"Google refused the credentials: {e.message}",
                     code=e.code,
-                    provider=call.instance,
-                    request_type=call.request_type,
+                    call=call,
                     upstream=True,
                 ) from None
             raise

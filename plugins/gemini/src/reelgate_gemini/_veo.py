@@ -32,7 +32,7 @@ from reelgate import (
     VideoOutput,
     VideoStatus,
 )
-from reelgate.http import CHUNK_SIZE, Reply, Upstream, UpstreamError
+from reelgate.http import Reply, Upstream, UpstreamError
 from reelgate.model import MAX_IMAGE_BYTES
 
 from ._request import Dialect, build_body
@@ -68,11 +68,6 @@ def versioned(base_url: str, version: str) -> str:
 
 def _image_host_error(reply: Reply) -> UpstreamError:
     return UpstreamError(message=f"the image's host answered HTTP {reply.status}")
-
-
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), CHUNK_SIZE):
-        yield data[start : start + CHUNK_SIZE]
 
 
 def _cloud_storage(uri: str) -> UnsupportedOperationError:
@@ -129,8 +124,7 @@ class VeoProvider:
                 raise AuthenticationError(
                     e.message,
                     code=e.code,
-                    provider=call.instance,
-                    request_type=call.request_type,
+                    call=call,
                     upstream=True,
                     raw_response=e.raw_response,
                 ) from None
@@ -157,8 +151,7 @@ class VeoProvider:
         if not isinstance(name, str) or not name:
             raise ProviderError(
                 "Google accepted the request but named no operation",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
                 ambiguous=True,
             )
         video = operation_video(operation, native_id=name)
@@ -199,18 +192,16 @@ class VeoProvider:
             )
         video = await self.retrieve(video_id, call=call)
         if video.status is not VideoStatus.COMPLETED:
-            raise VideoNotReadyError(
-                f"video {video_id} is {video.status.value}; only completed videos can be downloaded"
-            )
+            raise VideoNotReadyError.for_status(video_id, video.status.value, call=call)
         output: VideoOutput = video.videos[0]
         if output.type == "base64":
             try:
                 data = base64.b64decode(output.base64 or "", validate=True)
             except (binascii.Error, ValueError):
-                raise ProviderError("Google returned a video that is not valid base64") from None
-            yield DownloadStream(
-                content_type=output.content_type, content_length=len(data), chunks=_chunks(data)
-            )
+                raise ProviderError(
+                    "Google returned a video that is not valid base64", call=call
+                ) from None
+            yield DownloadStream.from_bytes(data, output.content_type)
             return
         url = output.url or ""
         if url.startswith("gs://"):

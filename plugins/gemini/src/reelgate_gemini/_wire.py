@@ -26,6 +26,7 @@ from typing import Any
 
 from reelgate import ContentFilter, ProviderError, Video, VideoError, VideoOutput, VideoStatus
 from reelgate.http import Reply, UpstreamError
+from reelgate.model import cancelled_error
 
 __all__ = ["model_of", "operation_video", "parse_error", "retry_delay"]
 
@@ -164,11 +165,17 @@ def _progress(operation: Mapping[str, Any]) -> float | None:
     return float(progress)
 
 
+#: google.rpc.Code CANCELLED: the operation was cancelled.
+_RPC_CANCELLED = 1
+
+
 def _operation_error(error: Any) -> VideoError:
     if not isinstance(error, Mapping):
         raise _malformed("its error is not an object")
     code = error.get("code")
     message = error.get("message")
+    if code == _RPC_CANCELLED:
+        return cancelled_error(str(message) if message else None)
     return VideoError(
         code=str(code) if code is not None else "video_generation_failed",
         message=str(message) if message else "the operation failed without a message",

@@ -143,8 +143,7 @@ class GeminiProvider(VeoProvider):
             raise ProviderError(
                 f"the video's URI is on {parts.hostname!r}, not a Gemini API host; "
                 "reelgate does not send the key there",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
             )
         return self.upstream.stream(
             url, call=call, trusted_hosts=self.download_hosts, default_content_type=content_type

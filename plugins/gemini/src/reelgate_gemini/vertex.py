@@ -170,8 +170,7 @@ class VertexProvider(VeoProvider):
         if project is None:
             raise ConfigurationError(
                 "Vertex AI needs a project: set project in reelgate.toml or GOOGLE_CLOUD_PROJECT",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
             )
         if not _PROJECT.fullmatch(project):
             raise ConfigurationError(f"not a Google Cloud project id: {project!r}")
@@ -215,6 +214,5 @@ class VertexProvider(VeoProvider):
         raise ProviderError(
             f"Vertex AI returned the video as a URL on {urlsplit(url).hostname!r}, which reelgate "
             "does not download from; expected inline bytes or a gs:// URI",
-            provider=call.instance,
-            request_type=call.request_type,
+            call=call,
         )

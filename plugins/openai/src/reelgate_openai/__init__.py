@@ -38,7 +38,8 @@ from reelgate.errors import (
     VideoNotReadyError,
 )
 from reelgate.http import Reply, Upstream, UpstreamError
-from reelgate.model import ContentFilter, VideoError
+from reelgate.model import ContentFilter, VideoError, cancelled_error
+from reelgate.status import upstream_status
 
 from . import _multipart
 
@@ -118,6 +119,7 @@ _STATUSES = {
     "cancelled": reelgate.VideoStatus.FAILED,
     "canceled": reelgate.VideoStatus.FAILED,
 }
+_CANCELLED = frozenset({"cancelled", "canceled"})
 _VIDEO_KEYS = frozenset(
     {
         "id",
@@ -196,8 +198,7 @@ def _poll_after(reply: Reply) -> float | None:
 def _malformed(what: str, call: reelgate.Call) -> ProviderError:
     return ProviderError(
         f"{call.instance} answered {call.request_type} with {what}",
-        provider=call.instance,
-        request_type=call.request_type,
+        call=call,
         upstream=True,
     )
 
@@ -217,24 +218,22 @@ def to_video(body: Any, call: reelgate.Call, *, poll_after: float | None = None)
     """
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
         raise _malformed("something that is not a video object", call)
-    status = _STATUSES.get(body.get("status"))  # type: ignore[arg-type]  # any JSON value
-    if status is None:
-        raise _malformed(f"an unknown video status {body.get('status')!r}", call)
+    raw_status = body.get("status")
+    status = upstream_status(raw_status, _STATUSES, call=call)
+    known = raw_status in _STATUSES
     error: VideoError | None = None
     content_filter: ContentFilter | None = None
     raw_error = body.get("error")
-    if isinstance(raw_error, dict):
+    if raw_status in _CANCELLED:
+        error = cancelled_error()
+    elif isinstance(raw_error, dict):
         error = VideoError(
             code=_text(raw_error.get("code")), message=_text(raw_error.get("message"))
         )
         if error.code in _FILTER_CODES:
             content_filter = ContentFilter(filtered_count=1, reasons=(error.message or error.code,))
     elif status is reelgate.VideoStatus.FAILED:
-        cancelled = body.get("status") in ("cancelled", "canceled")
-        error = VideoError(
-            code="cancelled" if cancelled else None,
-            message="the job was cancelled" if cancelled else "the provider gave no reason",
-        )
+        error = VideoError(message="the provider gave no reason")
     progress = body.get("progress")
     return reelgate.Video(
         id=body["id"],
@@ -253,7 +252,9 @@ def to_video(body: Any, call: reelgate.Call, *, poll_after: float | None = None)
         error=error,
         content_filter=content_filter,
         poll_after=poll_after,
-        provider_metadata={k: v for k, v in body.items() if k not in _VIDEO_KEYS},
+        provider_metadata={
+            k: v for k, v in body.items() if k not in _VIDEO_KEYS or (k == "status" and not known)
+        },
     )
 
 
@@ -445,11 +446,11 @@ class OpenAIProvider:
             return e
         if video.status is reelgate.VideoStatus.COMPLETED:
             return refused
-        return VideoNotReadyError(
-            f"video {video_id} is {video.status.value}; only completed videos can be downloaded",
+        return VideoNotReadyError.for_status(
+            video_id,
+            video.status.value,
             code=refused.code,
-            provider=call.instance,
-            request_type=call.request_type,
+            call=call,
             upstream=True,
             raw_response=refused.raw_response,
         )

@@ -31,6 +31,8 @@ from reelgate.errors import (
     VideoNotReadyError,
 )
 from reelgate.http import Reply, Upstream, UpstreamError, bearer
+from reelgate.model import cancelled_error
+from reelgate.status import upstream_status
 
 from .catalog import (
     DEFAULT_BASE_URL,
@@ -315,14 +317,15 @@ def _credits(task: Mapping[str, Any]) -> dict[str, Any]:
     return {name: task[name] for name in ("estimatedCost", "cost") if task.get(name) is not None}
 
 
-def task_to_video(task: Any) -> reelgate.Video:
+def task_to_video(task: Any, call: reelgate.Call) -> reelgate.Video:
     """
     A Runway task as a `reelgate.Video` (with its native id).
 
     PENDING and THROTTLED are queued; RUNNING is in progress (Runway's 0..1 progress as
     0..100); SUCCEEDED is completed with every output URL; FAILED is failed with
     Runway's ``failureCode`` and ``failure``; CANCELLED is failed with code
-    ``cancelled``. Credits and Runway's own status are kept in ``provider_metadata``.
+    ``cancelled``. Credits and Runway's own status are kept in ``provider_metadata``; a
+    status Runway adds later follows the core's rule (`reelgate.status.upstream_status`).
 
     Raises:
         ProviderError: The task has no id or status.
@@ -332,9 +335,9 @@ def task_to_video(task: Any) -> reelgate.Video:
         or not task.get("id")
         or not isinstance(task.get("status"), str)
     ):
-        raise ProviderError("Runway answered with a task that has no id or status")
+        raise ProviderError("Runway answered with a task that has no id or status", call=call)
     native = str(task["status"])
-    status = _STATUSES.get(native, reelgate.VideoStatus.QUEUED)
+    status = upstream_status(native, _STATUSES, call=call)
     progress = task.get("progress")
     error = None
     if native == "FAILED":
@@ -343,7 +346,7 @@ def task_to_video(task: Any) -> reelgate.Video:
             message=task.get("failure") or "Runway reported the task failed",
         )
     elif native == "CANCELLED":
-        error = reelgate.VideoError(code="cancelled", message="the task was cancelled")
+        error = cancelled_error()
     outputs = task.get("output") if native == "SUCCEEDED" else None
     return reelgate.Video(
         id=str(task["id"]),
@@ -402,8 +405,7 @@ class RunwayProvider:
         if not isinstance(answer, Mapping) or not answer.get("id"):
             raise ProviderError(
                 "Runway accepted the task but answered without its id",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
                 ambiguous=True,
             )
         ratio, duration = body.get("ratio"), body.get("duration")
@@ -424,19 +426,23 @@ class RunwayProvider:
         task = await self.upstream.json(
             "GET", self._task_path(video_id), call=call, idempotent=True
         )
-        try:
-            video = task_to_video(task)
-        except ProviderError as e:
-            e.provider, e.request_type = call.instance, call.request_type
-            raise
-        return attrs.evolve(video, id=video_id)
+        return attrs.evolve(task_to_video(task, call), id=video_id)
 
     async def retrieve(self, video_id: str, *, call: reelgate.Call) -> reelgate.Video:
         """``GET /v1/tasks/{id}``."""
         return await self._task(video_id, call)
 
     async def delete(self, video_id: str, *, call: reelgate.Call) -> reelgate.Deleted:
-        """``DELETE /v1/tasks/{id}``: cancels a task that has not finished, deletes one that has."""
+        """
+        ``DELETE /v1/tasks/{id}``: cancels a task that has not finished, deletes one that has.
+
+        The task is read first, to say which (Runway answers both with 204).
+        """
+        read = attrs.evolve(call, operation=reelgate.Operation.RETRIEVE)
+        try:
+            done = (await self._task(video_id, read)).done
+        except NotFoundError:
+            done = True
         await self.upstream.request(
             "DELETE",
             self._task_path(video_id),
@@ -444,7 +450,7 @@ class RunwayProvider:
             idempotent=True,
             headers={"Accept": "*/*"},
         )
-        return reelgate.Deleted(id=video_id)
+        return reelgate.Deleted(id=video_id, upstream="deleted" if done else "cancelled")
 
     @asynccontextmanager
     async def download(
@@ -463,8 +469,7 @@ class RunwayProvider:
         if variant is not reelgate.Variant.VIDEO:
             raise UnsupportedOperationError(
                 f"Runway has no {variant.value} variant; only the video can be downloaded",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
             )
         async with AsyncExitStack() as stack:
             yield await self._open_output(video_id, call, stack)
@@ -475,17 +480,11 @@ class RunwayProvider:
         for attempt in (1, 2):
             video = await self._task(video_id, call)
             if video.status is not reelgate.VideoStatus.COMPLETED:
-                raise VideoNotReadyError(
-                    f"video {video_id} is {video.status.value}; only completed videos can be "
-                    "downloaded",
-                    provider=call.instance,
-                    request_type=call.request_type,
-                )
+                raise VideoNotReadyError.for_status(video_id, video.status.value, call=call)
             if not video.videos or not video.videos[0].url:
                 raise ProviderError(
                     f"Runway lists no output for the succeeded task {video_id}",
-                    provider=call.instance,
-                    request_type=call.request_type,
+                    call=call,
                     upstream=True,
                 )
             output = video.videos[0]
@@ -503,8 +502,7 @@ class RunwayProvider:
                     raise ProviderError(
                         f"Runway's file host refused the output of {video_id} (HTTP "
                         f"{e.status_code}) even with a freshly signed URL",
-                        provider=call.instance,
-                        request_type=call.request_type,
+                        call=call,
                         upstream=True,
                     ) from e
         raise AssertionError("unreachable")  # pragma: no cover
