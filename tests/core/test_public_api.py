@@ -25,12 +25,14 @@ CORE_MODULES = [
     "reelgate.hookspecs",
     "reelgate.http",
     "reelgate.ids",
+    "reelgate.media",
     "reelgate.model",
     "reelgate.plugins",
     "reelgate.provider",
     "reelgate.sim",
     "reelgate.status",
     "reelgate.store",
+    "reelgate.testing",
     "reelgate.wire",
 ]
 
