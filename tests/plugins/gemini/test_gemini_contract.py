@@ -23,7 +23,7 @@ class TestGeminiContract(ProviderContract):
         return reelgate_gemini
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def unknown_native_id(self) -> str:
         return "models/veo-3.1-generate-preview/operations/doesnotexist00"
@@ -56,7 +56,7 @@ class TestVertexContract(ProviderContract):
         return reelgate_gemini
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         return {"base_url": base_url, "project": "reelgate-contract", "location": "us-central1"}

@@ -19,7 +19,7 @@ class TestRunwayContract(ProviderContract):
         return reelgate_runway
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def retrieve_request(self) -> tuple[str, str | None]:
         """Tasks are read with ``GET /v1/tasks/{id}`` (downloads GET other paths)."""
