@@ -22,5 +22,10 @@ def _isolated_state(
     monkeypatch.setenv("REELGATE_STATE_DIR", str(home / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.chdir(home)
-    for name in ("REELGATE_CONFIG", "REELGATE_PLUGINS", "REELGATE_DISABLE_PLUGINS"):
+    for name in (
+        "REELGATE_CONFIG",
+        "REELGATE_PLUGINS",
+        "REELGATE_DISABLE_PLUGINS",
+        "REELGATE_INDEX_URL",
+    ):
         monkeypatch.delenv(name, raising=False)

@@ -66,7 +66,7 @@ def test_failed_job_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     ("args", "message"),
     [
         (["get", "bad"], "video_id must be in id:provider format"),
-        (["get", "abc:nosuch"], "unknown provider 'nosuch'"),
+        (["get", "abc:nosuch"], "no video 'abc:nosuch'"),
         (["list", "--provider", "sim", "--limit", "0"], "limit must be an integer from 1 to 100"),
         (["list", "--provider", "sim", "--limit", "101"], "limit must be an integer from 1 to 100"),
         (["list", "--provider", "sim", "--limit", "x"], "limit must be an integer from 1 to 100"),

@@ -101,7 +101,7 @@ def test_bad_api_key_env_is_refused(value: Any) -> None:
         ({"providers": {"openai": "sk"}}, "providers.openai must be a table"),
         ({"providers": {"bad name": {}}}, "providers.bad name"),
         ({"providers": {"-x": {}}}, "providers.-x"),
-        ({"index": {"kind": "redis"}}, "index.kind must be sqlite or memory"),
+        ({"index": {"kind": "redis"}}, "index.kind must be sqlite, memory or postgres"),
     ],
 )
 def test_invalid_documents_are_configuration_errors(data: dict[str, Any], match: str) -> None:

@@ -10,6 +10,7 @@ from reelgate import Video, errors
 from reelgate.errors import (
     AuthenticationError,
     ConfigurationError,
+    IndexUnavailableError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -37,6 +38,7 @@ TREE: dict[type[ReelgateError], tuple[type[Exception], int | None, str | None]] 
     RateLimitError: (ReelgateError, 429, "rate_limit_exceeded"),
     ProviderError: (ReelgateError, 502, "provider_error"),
     ProviderTimeoutError: (ProviderError, 504, "request_timed_out"),
+    IndexUnavailableError: (ReelgateError, 503, "index_unavailable"),
     VideoFailedError: (ReelgateError, None, None),
     WaitTimeoutError: (ReelgateError, None, None),
     ConfigurationError: (ReelgateError, None, None),

@@ -47,9 +47,9 @@ async def test_unknown_provider_names_the_configured_ones(make_gateway, fake, fa
         await gateway.create(_request("nope/x"))
     assert e.value.param == "provider"
     with pytest.raises(InvalidRequestError, match="unknown provider 'nope'"):
-        await gateway.retrieve("abc:nope")
-    with pytest.raises(InvalidRequestError, match="unknown provider 'nope'"):
         await gateway.list("nope")
+    with pytest.raises(NotFoundError, match="no video 'abc:nope'"):  # an id names a job
+        await gateway.retrieve("abc:nope")
 
 
 async def test_broken_instances_say_why(make_gateway, fake_spec) -> None:

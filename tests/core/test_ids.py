@@ -7,12 +7,19 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from reelgate.errors import InvalidRequestError
-from reelgate.ids import VideoId, check_instance_name
+from reelgate.ids import MAX_ID_LENGTH, VideoId, check_instance_name
 
 instances = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", fullmatch=True)
 
 
-@given(native=st.text(min_size=1), instance=instances)
+def _acceptable(native: str) -> bool:
+    return len(native) < 300 and not any(s in (".", "..") for s in native.split("/"))
+
+
+natives = st.text(min_size=1).filter(_acceptable)
+
+
+@given(native=natives, instance=instances)
 @example(native="models/veo-3.1/operations/k3x9abc", instance="gemini")
 @example(native="a:b:c", instance="sim")
 @example(native="100%", instance="x")
@@ -29,7 +36,7 @@ def test_any_native_id_round_trips(native: str, instance: str) -> None:
     assert "/" not in built.rpartition(":")[0]
 
 
-@given(native=st.text(min_size=1), instance=instances)
+@given(native=natives, instance=instances)
 def test_built_ids_are_stable(native: str, instance: str) -> None:
     """Building from a parsed id gives back the very same string."""
     built = VideoId.build(native, instance)
@@ -116,3 +123,18 @@ def test_bad_instance_names(name: str) -> None:
     with pytest.raises(InvalidRequestError) as e:
         check_instance_name(name)
     assert e.value.param == "provider"
+
+
+@pytest.mark.parametrize("native", ["..", ".", "a/../b", "../etc", "models/./x"])
+def test_dot_segments_are_refused(native: str) -> None:
+    """A native id with a . or .. segment would walk out of a provider's URL path."""
+    with pytest.raises(InvalidRequestError, match="segment") as e:
+        VideoId.parse(VideoId.build(native, "x"))
+    assert e.value.param == "video_id"
+
+
+def test_overlong_ids_are_refused() -> None:
+    """An id longer than MAX_ID_LENGTH is refused before anything else reads it."""
+    with pytest.raises(InvalidRequestError, match="longer than"):
+        VideoId.parse("a" * MAX_ID_LENGTH + ":x")
+    assert VideoId.parse("a" * 100 + ":x").native == "a" * 100

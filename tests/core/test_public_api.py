@@ -28,6 +28,7 @@ CORE_MODULES = [
     "reelgate.media",
     "reelgate.model",
     "reelgate.plugins",
+    "reelgate.postgres",
     "reelgate.provider",
     "reelgate.sim",
     "reelgate.status",

@@ -99,7 +99,6 @@ MISTAKES = [
     get("/v1/videos?provider=string", "video_list", "unknown provider"),
     get("/v1/videos/string", "video_retrieve", "id:provider"),
     get("/v1/videos/a%ZZ:sim", "video_retrieve", "encoding"),
-    get("/v1/videos/x:no-such-provider", "video_retrieve", "unknown provider"),
     get("/v1/videos/", "video_retrieve", "video_id is required"),
     get("/v1/videos/string/content", "video_download", "id:provider"),
     get("/v1/videos/x:sim/content?variant=poster", "video_download", "variant"),
@@ -150,6 +149,18 @@ async def test_unknown_video_is_404(server: str) -> None:
         response = await client.get("/v1/videos/sim_0_0_c_0_000000_0000:sim")
     check_error(response, 404, "video_retrieve")
     assert response.json()["extra_fields"]["provider"] == "sim"
+
+
+@pytest.mark.anyio
+async def test_id_of_an_unknown_instance_is_404(server: str) -> None:
+    """An id naming an instance nobody configured names no job: 404, like any unknown job."""
+    async with httpx2.AsyncClient(base_url=server) as client:
+        for response in (
+            await client.get("/v1/videos/x:no-such-provider"),
+            await client.get("/v1/videos/x:no-such-provider/content"),
+            await client.delete("/v1/videos/x:no-such-provider"),
+        ):
+            assert "no video" in check_error(response, 404, None)
 
 
 @pytest.mark.anyio

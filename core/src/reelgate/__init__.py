@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     AuthenticationError,
     ConfigurationError,
+    IndexUnavailableError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -87,6 +88,7 @@ __all__ = [
     "DownloadStream",
     "Gateway",
     "ImageInput",
+    "IndexUnavailableError",
     "InvalidRequestError",
     "ListQuery",
     "NotFoundError",

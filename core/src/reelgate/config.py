@@ -6,6 +6,9 @@ keys given as names of environment variables (never the keys themselves), and se
 
     [index]
     path = "~/.local/state/reelgate/jobs.sqlite3"   # or kind = "memory"
+    # or PostgreSQL, shared by replicas: the URL is read from REELGATE_INDEX_URL, or from
+    # the variable url_env names (a URL, password and all, is never written here)
+    # url_env = "JOBS_DATABASE_URL"
 
     [providers.openai]
     type = "openai"
@@ -26,6 +29,7 @@ well-known environment variables, unless a configured instance already has that 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -38,6 +42,7 @@ from .errors import ConfigurationError
 from .ids import check_instance_name
 
 __all__ = [
+    "INDEX_URL_ENV",
     "Config",
     "IndexConfig",
     "InstanceConfig",
@@ -124,16 +129,48 @@ class InstanceConfig:
     settings: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+#: The variable holding a PostgreSQL job index's URL when ``[index] url_env`` names none.
+INDEX_URL_ENV = "REELGATE_INDEX_URL"
+
+
 @attrs.frozen(kw_only=True)
 class IndexConfig:
     """
-    Where the job index lives: ``kind`` is ``sqlite`` (at ``path``) or ``memory``.
+    Where the job index lives.
 
-    A relative ``path`` in a configuration file is relative to that file.
+    ``kind`` is ``sqlite`` (at ``path``), ``memory`` or ``postgres`` (at the URL in the
+    environment variable ``url_env`` names, else in ``REELGATE_INDEX_URL``). A relative
+    ``path`` in a configuration file is relative to that file. A URL in the environment
+    selects ``postgres`` without ``kind`` saying so, unless ``kind`` is ``memory``.
     """
 
     kind: str = "sqlite"
     path: Path | None = None
+    url_env: str | None = None
+
+    def url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """
+        The PostgreSQL URL when the index is PostgreSQL, else None.
+
+        Raises:
+            ConfigurationError: ``kind = "postgres"`` or ``url_env`` without a URL in the
+                environment, a URL that is not ``postgresql://``, or a URL beside an
+                explicit ``sqlite`` or ``memory`` kind.
+        """
+        environ = os.environ if environ is None else environ
+        name = self.url_env or INDEX_URL_ENV
+        url = environ.get(name, "").strip()
+        if not url:
+            if self.kind == "postgres" or self.url_env:
+                raise ConfigurationError(
+                    f"the PostgreSQL job index needs its URL in ${name}, which is not set"
+                )
+            return None
+        if self.kind == "memory":
+            return None
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigurationError(f"${name} must hold a postgresql:// URL")
+        return url
 
 
 @attrs.frozen(kw_only=True)
@@ -193,6 +230,35 @@ def _table(data: Mapping[str, Any], name: str, keys: Collection[str] | None) -> 
     return table
 
 
+def _index_config(data: Mapping[str, Any], source: Path | None) -> IndexConfig:
+    if "url" in _table(data, "index", None):
+        raise ConfigurationError(
+            "index.url: a database URL (and its password) is never written in the "
+            "configuration; put it in an environment variable and name it with url_env"
+        )
+    index_table = _table(data, "index", ("kind", "path", "url_env"))
+    kind = index_table.get("kind", "sqlite")
+    if kind not in ("sqlite", "memory", "postgres"):
+        raise ConfigurationError(f"index.kind must be sqlite, memory or postgres; got {kind!r}")
+    url_env = index_table.get("url_env")
+    if url_env is not None and not (
+        isinstance(url_env, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", url_env)
+    ):
+        raise ConfigurationError(
+            "index.url_env must name the environment variable holding the URL "
+            "(never the URL itself)"
+        )
+    if url_env is not None and "kind" in index_table and kind != "postgres":
+        raise ConfigurationError(f"index.url_env is for PostgreSQL, but index.kind is {kind}")
+    path = index_table.get("path")
+    if path is not None and not isinstance(path, str):
+        raise ConfigurationError(f"index.path must be a string; got {path!r}")
+    index_path = Path(path).expanduser() if path else None
+    if index_path is not None and not index_path.is_absolute() and source is not None:
+        index_path = source.parent / index_path  # beside the file, wherever reelgate runs
+    return IndexConfig(kind=kind, path=index_path, url_env=url_env)
+
+
 def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
     """
     Build a `Config` from a parsed TOML document.
@@ -223,16 +289,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
             raise
         except Exception as e:  # noqa: BLE001  # an invalid instance name, reported as config
             raise ConfigurationError(f"providers.{name}: {e}") from None
-    index_table = _table(data, "index", ("kind", "path"))
-    kind = index_table.get("kind", "sqlite")
-    if kind not in ("sqlite", "memory"):
-        raise ConfigurationError(f"index.kind must be sqlite or memory; got {kind!r}")
-    path = index_table.get("path")
-    if path is not None and not isinstance(path, str):
-        raise ConfigurationError(f"index.path must be a string; got {path!r}")
-    index_path = Path(path).expanduser() if path else None
-    if index_path is not None and not index_path.is_absolute() and source is not None:
-        index_path = source.parent / index_path  # beside the file, wherever reelgate runs
+    index = _index_config(data, source)
     default_instances = _table(data, "gateway", ("default_instances",)).get(
         "default_instances", True
     )
@@ -242,7 +299,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         )
     return Config(
         instances=tuple(instances),
-        index=IndexConfig(kind=kind, path=index_path),
+        index=index,
         default_instances=default_instances,
         source=source,
     )

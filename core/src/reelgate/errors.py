@@ -14,6 +14,7 @@ body of the `/v1/videos` API (see `reelgate.wire.dumps_error`)::
     ├── RateLimitError ................. 429  upstream 429 after retries; `retry_after`
     ├── ProviderError .................. 502  upstream 5xx, malformed or cut-off response
     │   └── ProviderTimeoutError ....... 504  upstream timed out
+    ├── IndexUnavailableError .......... 503  the job index's database cannot be reached
     ├── VideoFailedError ............... ---  `Video.raise_for_status()` on a failed job
     ├── WaitTimeoutError ............... ---  `wait()` ran out of time; carries the last Video
     ├── ConfigurationError ............. ---  a broken `reelgate.toml` or provider setting
@@ -42,6 +43,7 @@ class _Context(Protocol):
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "IndexUnavailableError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -202,6 +204,17 @@ class ProviderTimeoutError(ProviderError):
 
     http_status = 504
     default_type = "request_timed_out"
+
+
+class IndexUnavailableError(ReelgateError):
+    """
+    The job index's database cannot be reached (a PostgreSQL index that went away).
+
+    Nothing recorded is lost; the request can be repeated once the database is back.
+    """
+
+    http_status = 503
+    default_type = "index_unavailable"
 
 
 class VideoFailedError(ReelgateError):

@@ -37,6 +37,7 @@ from .config import Config, load_config, state_dir
 from .errors import (
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
     ProviderError,
     ReelgateError,
     UnsupportedOperationError,
@@ -140,14 +141,19 @@ class Gateway:
         Build a gateway from ``reelgate.toml`` (or `path`) and the environment.
 
         The job index is the one the configuration names (default: SQLite under the
-        user's state directory).
+        user's state directory; PostgreSQL when ``REELGATE_INDEX_URL`` or the variable
+        ``[index] url_env`` names holds a ``postgresql://`` URL).
 
         Raises:
             ConfigurationError: The configuration is invalid.
         """
         config = path if isinstance(path, Config) else load_config(path)
         if index is None:
-            if config.index.kind == "memory":
+            if (url := config.index.url()) is not None:
+                from .postgres import PostgresJobIndex  # noqa: PLC0415  # an optional extra
+
+                index = PostgresJobIndex(url)
+            elif config.index.kind == "memory":
                 index = MemoryJobIndex()
             else:
                 from .store import SQLiteJobIndex  # noqa: PLC0415
@@ -251,7 +257,7 @@ class Gateway:
         self, video_id: str, owner: str | None, operation: Operation
     ) -> tuple[VideoId, ProviderInstance, JobRecord | None]:
         vid = VideoId.parse(video_id)
-        instance = self.instance(vid.instance)
+        instance = self._instance_of_job(vid, video_id, operation)
         record = await self.index.get(instance.name, vid.native)
         if (record is not None and record.deleted) or (
             owner is not None and (record is None or record.owner != owner)
@@ -262,6 +268,14 @@ class Gateway:
                 request_type=operation.request_type,
             )
         return vid, instance, record
+
+    def _instance_of_job(
+        self, vid: VideoId, video_id: str, operation: Operation
+    ) -> ProviderInstance:
+        """The instance a job id names; an instance nobody configured holds no jobs: 404."""
+        if vid.instance not in self._instances and vid.instance not in self.problems:
+            raise NotFoundError(f"no video {video_id!r}", request_type=operation.request_type)
+        return self.instance(vid.instance)
 
     @staticmethod
     def _call(instance: ProviderInstance, record: JobRecord | None, operation: Operation) -> Call:
@@ -420,7 +434,8 @@ class Gateway:
         Raises:
             WaitTimeoutError: Time ran out; the error carries the last state seen.
         """
-        instance = self.instance(VideoId.parse(video_id).instance)
+        vid = VideoId.parse(video_id)
+        instance = self._instance_of_job(vid, video_id, Operation.RETRIEVE)
         base = poll_interval if poll_interval is not None else instance.poll_interval
         ceiling = max(base, min(base * 5, 30.0))
         delay = base
@@ -487,12 +502,25 @@ class Gateway:
                     param="after",
                 )
             native_after = cursor.native
+            if owner is not None:
+                # Another caller's job is no cursor of this caller's: the same answer as
+                # for an id that names no job, so the answer tells nothing about it.
+                known = await self.index.get(instance.name, native_after)
+                if known is None or known.owner != owner:
+                    raise InvalidRequestError(
+                        f"after: no video {native_after!r} in this list", param="after"
+                    )
         if owner is None and Operation.LIST.value in instance.capabilities:
             lister: SupportsList = self._provider(instance, Operation.LIST)
             call = self._call(instance, None, Operation.LIST)
             native_query = attrs.evolve(query, after=native_after)
             page = await self._guarded(call, lister.list(native_query, call=call))
-            videos = [await self._observe(instance, item) for item in page.data]
+            videos = []
+            for item in page.data:
+                known = await self.index.get(instance.name, item.id)
+                if known is not None and known.deleted:
+                    continue  # deleted through reelgate, though the provider keeps it
+                videos.append(await self._observe(instance, item))
             return VideoPage(tuple(videos), page.has_more)
         records, has_more = await self.index.page(
             instance.name, limit=query.limit, order=query.order, after=native_after, owner=owner
@@ -645,8 +673,7 @@ class Gateway:
             elif Operation.CANCEL.value in capabilities and not _finished(record):
                 canceller: SupportsCancel = self._provider(instance, Operation.CANCEL)
                 call = self._call(instance, record, Operation.CANCEL)
-                await self._guarded(call, canceller.cancel(vid.native, call=call))
-                upstream = "cancelled"
+                upstream = await self._cancel(canceller, vid.native, call)
         except NotFoundError:
             if record is None:
                 raise
@@ -654,6 +681,16 @@ class Gateway:
             upstream = "deleted"
         await self.index.mark_deleted(instance.name, vid.native)
         return Deleted(id=VideoId.build(vid.native, instance.name), upstream=upstream)
+
+    async def _cancel(self, canceller: SupportsCancel, native: str, call: Call) -> UpstreamDeletion:
+        """Cancel a job; one the provider refuses to stop (it runs past cancelling) is kept."""
+        try:
+            await self._guarded(call, canceller.cancel(native, call=call))
+        except (InvalidRequestError, PermissionDeniedError) as refused:
+            if not refused.upstream:
+                raise
+            return "kept"
+        return "cancelled"
 
     async def remix(self, video_id: str, prompt: str, *, owner: str | None = None) -> Video:
         """

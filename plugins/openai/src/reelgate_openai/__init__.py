@@ -476,7 +476,7 @@ class OpenAIProvider:
 
 @reelgate.hookimpl
 def reelgate_register_providers(registry: reelgate.ProviderRegistry) -> None:
-    """Register the ``openai`` provider type."""
+    """Register the ``openai`` and ``azure`` provider types."""
     registry.add(
         reelgate.ProviderSpec(
             type="openai",
@@ -492,3 +492,8 @@ def reelgate_register_providers(registry: reelgate.ProviderRegistry) -> None:
             description="the OpenAI videos API (/v1/videos) and servers that speak it",
         )
     )
+    registry.add(azure.spec)
+
+
+# Last: the azure type builds on the names above.
+from . import azure  # noqa: E402

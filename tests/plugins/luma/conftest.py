@@ -1,0 +1,58 @@
+"""Fixtures of the Luma plugin's tests: a gateway on an emulator whose clock they drive."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from luma_support import BASE_URL, INSTANCE, JOB_SECONDS, KEY, KEY_ENV, Clock
+
+import reelgate_luma
+from reelgate.config import Config, InstanceConfig
+from reelgate.emulation import FaultMiddleware
+from reelgate.gateway import Gateway
+from reelgate.http import emulator_transport, make_client
+from reelgate.plugins import Plugins
+from reelgate.store import MemoryJobIndex
+from reelgate_luma.emulator import create_app
+
+
+@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
+def _anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs under asyncio and trio."""
+    return str(request.param)
+
+
+@pytest.fixture(name="clock")
+def _clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(name="emulator")
+def _emulator(clock: Clock) -> FaultMiddleware:
+    return create_app(job_seconds=JOB_SECONDS, clock=clock)
+
+
+@pytest.fixture(name="gateway")
+async def _gateway(
+    emulator: FaultMiddleware, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Gateway]:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    client = make_client(transport=emulator_transport(emulator))
+    plugins = Plugins()
+    plugins.register(reelgate_luma, name="luma")
+    retry = {"attempts": 3, "timeout": 5.0, "wait_initial": 0.01, "wait_max": 0.02}
+    settings = {"base_url": BASE_URL, "poll_interval": 0.01, "retry": retry}
+    config = Config(
+        instances=(
+            InstanceConfig(name=INSTANCE, type="luma", key_env=(KEY_ENV,), settings=settings),
+        ),
+        default_instances=False,
+    )
+    gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
+    assert not gateway.problems, gateway.problems
+    try:
+        yield gateway
+    finally:
+        await gateway.aclose()
+        await client.aclose()

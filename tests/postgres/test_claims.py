@@ -1,0 +1,138 @@
+"""Claims: an idempotency key is claimed before the create it names is sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from reelgate import Video
+from reelgate.postgres import Claim, PostgresJobIndex, SupportsClaims
+from reelgate.store import JobRecord, MemoryJobIndex
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(name="index")
+async def _index(pg_url: str) -> AsyncIterator[PostgresJobIndex]:
+    """A PostgreSQL index on a schema of its own."""
+    index = await PostgresJobIndex.connect(pg_url)
+    yield index
+    await index.aclose()
+
+
+def _record(native: str, key: str, owner: str | None = "alice") -> JobRecord:
+    return JobRecord(
+        instance="sim", native_id=native, created_at=1000.0, owner=owner, idempotency_key=key
+    )
+
+
+async def test_the_index_supports_claims(index: PostgresJobIndex) -> None:
+    """PostgresJobIndex follows the claims protocol, and the other indexes do not (yet)."""
+    assert isinstance(index, SupportsClaims)
+    assert not isinstance(MemoryJobIndex(), SupportsClaims)
+
+
+async def test_the_winner_creates_and_the_others_find_its_job(index: PostgresJobIndex) -> None:
+    """won, then pending for others while held, then existing with the job once added."""
+    assert await index.claim("alice", "k", "f1", lease=30) == Claim(outcome="won")
+    assert (await index.claim("alice", "k", "f1", lease=30)).outcome == "pending"
+    stored = await index.add(_record("job-1", "k"))
+    again = await index.claim("alice", "k", "f1", lease=30)
+    assert again == Claim(outcome="existing", record=stored)
+
+
+async def test_a_job_a_poll_recorded_first_still_completes_the_claim(
+    index: PostgresJobIndex,
+) -> None:
+    """A list on another replica may record the new job before its creator does."""
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "won"
+    await index.observe("sim", "job-1", Video(id="job-1:sim", status="queued"))
+    stored = await index.add(_record("job-1", "k"))
+    claimed = await index.claim("alice", "k", "f", lease=30)
+    assert claimed.outcome == "existing"
+    assert claimed.record == stored
+    assert claimed.record.video is not None
+
+
+async def test_a_lease_is_positive(index: PostgresJobIndex) -> None:
+    """A claim without a positive lease is a programming error."""
+    for lease in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="lease must be"):
+            await index.claim("alice", "k", "f", lease=lease)
+
+
+async def test_keys_are_per_owner(index: PostgresJobIndex) -> None:
+    """One key claimed by two owners (and by no owner) is three claims."""
+    outcomes = [
+        (await index.claim(owner, "k", "f", lease=30)).outcome for owner in ("a", "b", None)
+    ]
+    assert outcomes == ["won", "won", "won"]
+
+
+async def test_another_request_with_the_key_is_a_mismatch(index: PostgresJobIndex) -> None:
+    """A different fingerprint is a mismatch, while held and once the job exists."""
+    await index.claim("alice", "k", "f1", lease=30)
+    assert (await index.claim("alice", "k", "f2", lease=30)).outcome == "mismatch"
+    await index.add(_record("job-1", "k"))
+    assert (await index.claim("alice", "k", "f2", lease=30)).outcome == "mismatch"
+
+
+async def test_a_job_added_without_a_claim_is_existing(index: PostgresJobIndex) -> None:
+    """A key used by an add without a claim (an older gateway) answers existing."""
+    stored = await index.add(_record("job-1", "k"))
+    assert await index.claim("alice", "k", "any", lease=30) == Claim(
+        outcome="existing", record=stored
+    )
+
+
+async def test_release_lets_the_next_caller_win(index: PostgresJobIndex) -> None:
+    """A claim given back (nothing was sent) is won by the next caller."""
+    await index.claim("alice", "k", "f", lease=30)
+    await index.release("alice", "k")
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "won"
+
+
+async def test_an_unknown_outcome_stays_unknown_until_the_job_is_found(
+    index: PostgresJobIndex,
+) -> None:
+    """After mark_unknown every caller hears unknown (no lease ends it); an add resolves it."""
+    await index.claim("alice", "k", "f", lease=0.1)
+    await index.mark_unknown("alice", "k")
+    await anyio.sleep(0.3)
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "unknown"
+    await index.release("alice", "k")  # release gives back held claims only
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "unknown"
+    stored = await index.add(_record("found-upstream", "k"))
+    assert (await index.claim("alice", "k", "f", lease=30)).record == stored
+
+
+async def test_a_dead_holders_claim_is_taken_over(index: PostgresJobIndex) -> None:
+    """When the lease runs out the same request wins the claim; another is a mismatch."""
+    await index.claim("alice", "k", "f", lease=0.2)
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "pending"
+    await anyio.sleep(0.4)
+    assert (await index.claim("alice", "k", "other", lease=30)).outcome == "mismatch"
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "won"
+    assert (await index.claim("alice", "k", "f", lease=30)).outcome == "pending"
+
+
+async def test_fifty_concurrent_claims_have_one_winner(pg_url: str) -> None:
+    """50 tasks over three replicas claim one key at once: exactly one wins."""
+    replicas = [await PostgresJobIndex.connect(pg_url) for _ in range(3)]
+    outcomes: Counter[str] = Counter()
+
+    async def claim(i: int) -> None:
+        claimed = await replicas[i % 3].claim("alice", "k", "f", lease=30)
+        outcomes[claimed.outcome] += 1
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in range(50):
+                tg.start_soon(claim, i)
+    finally:
+        for replica in replicas:
+            await replica.aclose()
+    assert outcomes == {"won": 1, "pending": 49}
