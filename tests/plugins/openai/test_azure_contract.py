@@ -29,3 +29,7 @@ class TestAzureContract(ProviderContract):
 
     def download_path_pattern(self) -> str | None:
         return r"/content$"
+
+    def asset_host(self, base_url: str) -> str | None:
+        """Azure serves a video from ``/videos/{id}/content``, on the API host, with the key."""
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import reelgate_xai
 from reelgate.testing import ProviderContract
@@ -35,3 +36,8 @@ class TestXAIContract(ProviderContract):
 
     def download_path_pattern(self) -> str | None:
         return r"\.mp4$"
+
+    def asset_host(self, base_url: str) -> str | None:
+        """The emulator's bucket is ``vidgen.<host>`` (on loopback, the other loopback name)."""
+        host = urlsplit(base_url).hostname or ""
+        return {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(host, f"vidgen.{host}")

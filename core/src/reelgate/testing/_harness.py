@@ -85,7 +85,7 @@ async def gateway_for(
     *,
     plugin: object,
     app: Any = None,
-    base_url: str | None = None,
+    base_url: str | None = IN_PROCESS_URL,
     settings: Mapping[str, Any] | None = None,
     keys: Sequence[str] | Mapping[str, str] = (KEY_A, KEY_B),
     instance: str | None = None,
@@ -95,10 +95,10 @@ async def gateway_for(
     A gateway with one instance of `provider_type`, wired to an emulator.
 
     With `app`, requests reach the emulator in-process (`emulator_transport`) whatever
-    their host, and the base URL is `IN_PROCESS_URL` unless `base_url` says otherwise
+    their host; the base URL is `IN_PROCESS_URL` unless `base_url` says otherwise
     (``http://emulator.test/v1`` for an API under a prefix). Without `app`, `base_url`
-    is the address of an emulator served on loopback (`reelgate.emulation.serve`). With
-    neither, the provider needs no HTTP upstream.
+    is the address of an emulator served on loopback (`reelgate.emulation.serve`), or
+    None for a provider with no HTTP upstream.
 
     Retries wait milliseconds and polling is fast; `settings` override that and anything
     else. The keys are set in the environment only while the gateway reads them.
@@ -107,7 +107,8 @@ async def gateway_for(
         provider_type: The provider type the plugin registers.
         plugin: The module or object whose hook registers it.
         app: The emulator (an ASGI app), to reach in-process.
-        base_url: The instance's base URL.
+        base_url: The instance's ``base_url`` setting; None sets none (a provider whose
+            settings name its address otherwise, or that has no HTTP upstream).
         settings: More settings of the instance.
         keys: Its keys, in rotation order; a mapping names their environment variables
             (the default names are ``REELGATE_TESTING_KEY_1``, ...); empty for none.
@@ -129,11 +130,10 @@ async def gateway_for(
     merged: dict[str, Any] = {"retry": dict(_FAST_RETRY), "poll_interval": 0.02}
     if app is not None:
         client = make_client(transport=emulator_transport(app))
-        merged["base_url"] = base_url or IN_PROCESS_URL
     else:
         client = make_client(transport=httpx2.AsyncHTTPTransport(verify=_tls_context()))
-        if base_url is not None:
-            merged["base_url"] = base_url
+    if base_url is not None:
+        merged["base_url"] = base_url
     merged.update(settings or {})
     config = Config(
         instances=(
