@@ -20,7 +20,7 @@ class TestXAIContract(ProviderContract):
         return reelgate_xai
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         return {"base_url": f"{base_url}/v1"}
