@@ -278,12 +278,15 @@ async def test_delete_cancels_a_pending_task(app: Any, build: Build) -> None:
 
 
 async def test_a_task_past_pending_cannot_be_cancelled(build: Build) -> None:
-    """DashScope cancels only PENDING tasks: deleting a task it already runs is refused, by name."""
-    gateway = build(create_app(job_seconds=0.0, api_keys={KEY}))
+    """DashScope cancels only PENDING tasks: a running task is kept there, forgotten here."""
+    app = create_app(job_seconds=0.0, api_keys={KEY})
+    gateway = build(app)
     video = await gateway.create(_t2v())
-    with pytest.raises(InvalidRequestError, match="PENDING") as caught:
-        await gateway.delete(video.id)
-    assert caught.value.code == "UnsupportedOperation"
+    deleted = await gateway.delete(video.id)
+    assert deleted.upstream == "kept"
+    assert app.faults.count("POST", r"/cancel$") == 1
+    with pytest.raises(NotFoundError):
+        await gateway.retrieve(video.id)
 
 
 # -- download and keys -------------------------------------------------------------------

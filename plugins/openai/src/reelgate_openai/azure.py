@@ -38,7 +38,7 @@ from reelgate.config import Secret
 from reelgate.errors import AuthenticationError, ConfigurationError
 from reelgate.http import Reply, Upstream
 
-from . import DEFAULT_MODELS, ModelLimits, OpenAIProvider, parse_error
+from . import DEFAULT_MODELS, ModelLimits, OpenAIProvider
 
 __all__ = [
     "AZURE_MODELS",
@@ -200,7 +200,7 @@ class AzureProvider(OpenAIProvider):
         }
         # Without an endpoint the instance still builds (every installed type has a default
         # instance); its first request says what to set.
-        fields.update(base_url=base_url or "", parse_error=parse_error, auth=azure_auth)
+        fields.update(base_url=base_url or "", auth=azure_auth)
         upstream = AzureUpstream(
             **fields, api_version=settings.api_version, token_provider=settings.token_provider
         )
