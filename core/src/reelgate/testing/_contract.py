@@ -291,19 +291,20 @@ class ProviderContract:
         assert caught.value.video is done
 
     async def test_a_failed_job_is_read_without_retries(self, harness: Harness) -> None:
-        """Reading a failed job takes no more upstream requests than reading a running one."""
+        """Reading a failed job takes no more upstream requests than reading a completed one."""
         faults = harness.require_faults()
-        video = await harness.gateway.create(self.failing_request(harness.request()))
-        await harness.gateway.wait(video.id, timeout=self.wait_timeout)
-        running = await harness.gateway.create(self.slow_request(harness.request("running")))
+        failed = await harness.gateway.create(self.failing_request(harness.request()))
+        completed = await harness.gateway.create(harness.request("completed"))
+        await harness.gateway.wait(failed.id, timeout=self.wait_timeout)
+        await harness.gateway.wait(completed.id, timeout=self.wait_timeout)
         with faults.recording() as healthy:
-            await harness.gateway.retrieve(running.id)
+            await harness.gateway.retrieve(completed.id)
         with faults.recording() as seen:
-            again = await harness.gateway.retrieve(video.id)
+            again = await harness.gateway.retrieve(failed.id)
         assert again.status is VideoStatus.FAILED
         assert len(seen) <= len(healthy), (
             f"one retrieve of a failed job made {len(seen)} upstream requests, one of a "
-            f"running job {len(healthy)}: an error answer for a failed job must not be "
+            f"completed job {len(healthy)}: an error answer for a failed job must not be "
             "retried (UpstreamError(retryable=False) from the error parser)" + _listing(seen)
         )
 
