@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, nullcontext
-from functools import cache
 from typing import Any
 
 import attrs
-import httpx2
 import pytest
 
 from ..config import Config, InstanceConfig
@@ -41,12 +38,6 @@ _FAST_RETRY = {
 
 
 # -- the harness: a gateway on an emulator ------------------------------------------------
-
-
-@cache
-def _tls_context() -> ssl.SSLContext:
-    # Building a context reads the CA bundle (~0.1 s); one per process serves every test.
-    return ssl.create_default_context()
 
 
 def _plugin_failure(plugins: Plugins, plugin: object, provider_type: str) -> str | None:
@@ -128,10 +119,7 @@ async def gateway_for(
     if (problem := _plugin_failure(plugins, plugin, provider_type)) is not None:
         pytest.fail(problem, pytrace=False)
     merged: dict[str, Any] = {"retry": dict(_FAST_RETRY), "poll_interval": 0.02}
-    if app is not None:
-        client = make_client(transport=emulator_transport(app))
-    else:
-        client = make_client(transport=httpx2.AsyncHTTPTransport(verify=_tls_context()))
+    client = make_client(transport=emulator_transport(app) if app is not None else None)
     if base_url is not None:
         merged["base_url"] = base_url
     merged.update(settings or {})
