@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
+import reelgate
 from reelgate import (
     AuthenticationError,
     CreateVideo,
@@ -21,8 +22,12 @@ from reelgate import (
     Video,
     VideoStatus,
 )
-from reelgate.config import InstanceConfig
+from reelgate.config import Config, InstanceConfig
+from reelgate.gateway import Gateway
+from reelgate.http import make_client
 from reelgate.ids import VideoId
+from reelgate.plugins import Plugins
+from reelgate.provider import ProviderSetup
 
 pytestmark = pytest.mark.anyio
 
@@ -600,3 +605,37 @@ async def test_close_is_idempotent_and_closes_providers(make_gateway, fake_spec)
         pass
     await gateway.aclose()
     assert closed == ["closed"]
+
+
+async def test_each_instance_has_its_own_connection_pool() -> None:
+    """Without a client handed in, instances do not share a pool; all are closed at the end."""
+    clients: dict[str, Any] = {}
+
+    class Pooled:
+        def __init__(self, setup: ProviderSetup) -> None:
+            clients[setup.name] = setup.upstream.client
+
+        async def create(self, request: CreateVideo, *, call: Any) -> Video:
+            raise AssertionError("not called")
+
+    class Plugin:
+        @reelgate.hookimpl
+        def reelgate_register_providers(self, registry: reelgate.ProviderRegistry) -> None:
+            registry.add(ProviderSpec(type="pooled", factory=Pooled, requires_key=False))
+
+    plugins = Plugins()
+    plugins.register(Plugin(), name="pooled")
+    config = Config(
+        instances=(
+            InstanceConfig(name="one", type="pooled"),
+            InstanceConfig(name="two", type="pooled"),
+        ),
+        default_instances=False,
+    )
+    async with Gateway(config, plugins=plugins):
+        assert clients["one"] is not clients["two"]
+    assert all(client.is_closed for client in clients.values())
+    clients.clear()
+    shared = make_client()
+    async with shared, Gateway(config, plugins=plugins, http_client=shared):
+        assert clients["one"] is clients["two"] is shared

@@ -121,9 +121,20 @@ class Gateway:
         self.index: JobIndex = index if index is not None else MemoryJobIndex()
         self._owns_client = http_client is None
         self.http_client = http_client or make_client()
+        # Each instance gets its own connection pool unless a client was handed in: one
+        # slow or busy provider must not take every connection the others need.
+        self._instance_clients: list[httpx2.AsyncClient] = []
+
+        def client_for(_instance: str) -> httpx2.AsyncClient:
+            if not self._owns_client:
+                return self.http_client
+            client = make_client()
+            self._instance_clients.append(client)
+            return client
+
         registry = self.plugins.provider_registry()
         self._instances, self.problems = build_instances(
-            self.config, registry.specs, self.http_client, registry.origin
+            self.config, registry.specs, client_for, registry.origin
         )
         self._instances.update(instances or {})
         self._creating: dict[tuple[str | None, str], anyio.Lock] = {}
@@ -187,6 +198,8 @@ class Gateway:
                     await closer()
             await self.index.aclose()
             if self._owns_client:
+                for client in self._instance_clients:
+                    await client.aclose()
                 await self.http_client.aclose()
 
     # -- introspection ---------------------------------------------------------------
