@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+import anyio
 import attrs
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -22,6 +23,7 @@ from ..errors import InvalidRequestError
 from ..model import CreateVideo, ImageInput, ListQuery
 
 __all__ = [
+    "BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_IDEMPOTENCY_KEY",
     "create_request",
@@ -36,6 +38,8 @@ __all__ = [
 
 #: The default cap on a request body: a 20 MiB image as base64 in JSON, with room to spare.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Seconds a whole request body may take to arrive.
+BODY_TIMEOUT = 60.0
 #: The longest idempotency key accepted.
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -47,6 +51,16 @@ class _BodyTooLargeError(InvalidRequestError):
         super().__init__(
             f"request body is larger than this server accepts ({cap} bytes)",
             code="body_too_large",
+        )
+
+
+class _BodyTimeoutError(InvalidRequestError):
+    http_status = 408
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"the request body did not arrive within {BODY_TIMEOUT:g} seconds",
+            code="body_timeout",
         )
 
 
@@ -71,13 +85,17 @@ async def read_body(request: Request, cap: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise _BodyTooLargeError(cap)
-            parts.append(chunk)
+        with anyio.fail_after(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise _BodyTooLargeError(cap)
+                parts.append(chunk)
     except ClientDisconnect:
         raise InvalidRequestError("the client went away before sending the whole body") from None
+    except TimeoutError:
+        # A body trickled in slowly holds a connection and a task: cut it short.
+        raise _BodyTimeoutError from None
     return b"".join(parts)
 
 
