@@ -24,11 +24,20 @@ from typing import Any, Protocol, TypeVar
 import anyio.to_thread
 import attrs
 
+from .claims import Claim, ClaimsBy, MemoryClaims, SQLiteClaims, SupportsClaims, SupportsWatch
 from .errors import InvalidRequestError
 from .model import Order, Video
 from .status import advance
 
-__all__ = ["JobIndex", "JobRecord", "MemoryJobIndex", "SQLiteJobIndex"]
+__all__ = [
+    "Claim",
+    "JobIndex",
+    "JobRecord",
+    "MemoryJobIndex",
+    "SQLiteJobIndex",
+    "SupportsClaims",
+    "SupportsWatch",
+]
 
 T = TypeVar("T")
 
@@ -144,14 +153,25 @@ def _merge(record: JobRecord, video: Video) -> Video:
 
 
 @attrs.define
-class MemoryJobIndex:
-    """A job index in this process's memory."""
+class MemoryJobIndex(ClaimsBy):
+    """A job index in this process's memory (with claims and watch leases: `ClaimsBy`)."""
 
     _jobs: dict[tuple[str, str], JobRecord] = attrs.field(factory=dict, init=False)
     _idempotent: dict[tuple[str | None, str], tuple[str, str]] = attrs.field(
         factory=dict, init=False
     )
     _seq: int = attrs.field(default=0, init=False)
+    _claims: MemoryClaims = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda self: MemoryClaims(self, self._unfinished), takes_self=True),
+    )
+
+    def _unfinished(self) -> list[JobRecord]:
+        return [
+            r
+            for r in self._jobs.values()
+            if not r.deleted and (r.video is None or not r.video.done)
+        ]
 
     async def add(self, record: JobRecord) -> JobRecord:  # noqa: D102
         key = (record.instance, record.native_id)
@@ -275,15 +295,18 @@ _COLUMNS = (
 )
 
 
-class SQLiteJobIndex:
+class SQLiteJobIndex(ClaimsBy):
     """
     A job index in an SQLite file, shared safely by threads and processes.
 
+    Claims and watch leases (`ClaimsBy`) live in tables of their own in the same file.
+
     Args:
         path: The database file; its directory is created if missing.
+        timeout: Seconds a write waits for another process's write lock before failing.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
         from . import wire  # noqa: PLC0415  # wire's converter is only needed here
 
         self.path = Path(path)
@@ -291,8 +314,9 @@ class SQLiteJobIndex:
         self._wire = wire
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
         )
+        self._claims = SQLiteClaims(self.path, self, timeout=timeout)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -522,4 +546,5 @@ class SQLiteJobIndex:
         return await self._run(page)
 
     async def aclose(self) -> None:  # noqa: D102
+        await anyio.to_thread.run_sync(self._claims.close)
         await self._run(lambda db: db.close())
