@@ -533,8 +533,14 @@ def providers(ctx: click.Context, as_json: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Drive unfinished jobs to their end in the background (the watcher).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, watch: bool) -> None:
     """Serve the /v1/videos HTTP API (needs reelgate[server])."""
     try:
         from .server import run  # noqa: PLC0415  # an extra: imported only to serve
@@ -544,7 +550,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         )
         sys.exit(EXIT_INVALID)
     try:
-        run(config_path=ctx.obj.get("config"), host=host, port=port)
+        run(config_path=ctx.obj.get("config"), host=host, port=port, watch=watch)
     except ReelgateError as e:
         _fail(e, as_json=False)
 

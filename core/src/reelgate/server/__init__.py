@@ -63,6 +63,7 @@ def create_app(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     close_gateway: bool = False,
+    watch: bool = False,
 ) -> Starlette:
     """
     The ASGI app (a Starlette application) serving `gateway`.
@@ -75,6 +76,8 @@ def create_app(
             means no authentication.
         max_body_bytes: Request bodies larger than this are refused with a 400.
         close_gateway: Close `gateway` when the app's lifespan ends.
+        watch: Run the gateway's watcher (`reelgate.Gateway.watch`) during the app's
+            lifespan, driving every unfinished job to its end in the background.
 
     Returns:
         The Starlette application.
@@ -90,6 +93,7 @@ def create_app(
         keys=_server_keys(keys),
         max_body_bytes=max_body_bytes,
         close_gateway=close_gateway,
+        watch=watch,
     )
 
 
@@ -111,6 +115,7 @@ def run(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
+    watch: bool = True,
 ) -> None:
     """
     Serve a gateway under uvicorn until interrupted: what ``reelgate serve`` runs.
@@ -125,6 +130,7 @@ def run(
         keys: As for `create_app`; None reads ``REELGATE_SERVER_KEYS``.
         max_body_bytes: Request bodies larger than this are refused with a 400.
         log_level: uvicorn's log level.
+        watch: Run the watcher (`reelgate.Gateway.watch`) while serving.
 
     Raises:
         ConfigurationError: No keys are configured and `host` is not a loopback address,
@@ -148,7 +154,13 @@ def run(
         names = ", ".join(server_keys.names)
         sys.stderr.write(f"reelgate: {len(server_keys.names)} server key(s): {names}\n")
     gateway = Gateway.from_config(config_path)
-    app = create_app(gateway, keys=server_keys, max_body_bytes=max_body_bytes, close_gateway=True)
+    app = create_app(
+        gateway,
+        keys=server_keys,
+        max_body_bytes=max_body_bytes,
+        close_gateway=True,
+        watch=watch,
+    )
     uvicorn.run(
         app,
         host=host,

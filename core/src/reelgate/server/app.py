@@ -273,7 +273,12 @@ def _server_error(_request: Request, _exc: Exception) -> Response:
 
 
 def build_app(
-    gateway: Gateway, *, keys: ServerKeys, max_body_bytes: int, close_gateway: bool
+    gateway: Gateway,
+    *,
+    keys: ServerKeys,
+    max_body_bytes: int,
+    close_gateway: bool,
+    watch: bool = False,
 ) -> Starlette:
     """The Starlette app over `gateway` (see `reelgate.server.create_app`)."""
     handlers = _Handlers(gateway, keys, max_body_bytes)
@@ -288,7 +293,12 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            await gateway.replay_spool()
+            if watch:
+                async with gateway.watch():
+                    yield
+            else:
+                yield
         finally:
             if close_gateway:
                 await gateway.aclose()
