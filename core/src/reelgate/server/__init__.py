@@ -26,6 +26,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -63,7 +64,7 @@ def create_app(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     close_gateway: bool = False,
-    watch: bool = False,
+    watch: bool | Mapping[str, Any] = False,
 ) -> Starlette:
     """
     The ASGI app (a Starlette application) serving `gateway`.
@@ -77,7 +78,8 @@ def create_app(
         max_body_bytes: Request bodies larger than this are refused with a 400.
         close_gateway: Close `gateway` when the app's lifespan ends.
         watch: Run the gateway's watcher (`reelgate.Gateway.watch`) during the app's
-            lifespan, driving every unfinished job to its end in the background.
+            lifespan, driving every unfinished job to its end in the background; a
+            mapping runs it with these options (``concurrency``, ``lease``, ...).
 
     Returns:
         The Starlette application.
@@ -115,7 +117,7 @@ def run(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
-    watch: bool = True,
+    watch: bool | Mapping[str, Any] = True,
 ) -> None:
     """
     Serve a gateway under uvicorn until interrupted: what ``reelgate serve`` runs.
@@ -130,7 +132,8 @@ def run(
         keys: As for `create_app`; None reads ``REELGATE_SERVER_KEYS``.
         max_body_bytes: Request bodies larger than this are refused with a 400.
         log_level: uvicorn's log level.
-        watch: Run the watcher (`reelgate.Gateway.watch`) while serving.
+        watch: Run the watcher (`reelgate.Gateway.watch`) while serving; a mapping
+            runs it with these options (e.g. ``{"lease": 30}``).
 
     Raises:
         ConfigurationError: No keys are configured and `host` is not a loopback address,

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -278,7 +278,7 @@ def build_app(
     keys: ServerKeys,
     max_body_bytes: int,
     close_gateway: bool,
-    watch: bool = False,
+    watch: bool | Mapping[str, Any] = False,
 ) -> Starlette:
     """The Starlette app over `gateway` (see `reelgate.server.create_app`)."""
     handlers = _Handlers(gateway, keys, max_body_bytes)
@@ -295,7 +295,8 @@ def build_app(
         try:
             await gateway.replay_spool()
             if watch:
-                async with gateway.watch():
+                options = watch if isinstance(watch, Mapping) else {}
+                async with gateway.watch(**options):
                     yield
             else:
                 yield
