@@ -1,6 +1,8 @@
 """
-Claim before create, in the gateway: one create upstream per idempotency key, the 409s,
-the outcome-unknown case, jobs spooled when the index cannot record them, the watcher.
+Claim before create, in the gateway, and the watcher.
+
+One create upstream per idempotency key, the 409s, the outcome-unknown case, jobs spooled
+when the index cannot record them, the watcher and its leases.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import FakeProvider, GatewayFactory, fake_spec
 
+from conftest import FakeProvider, GatewayFactory, fake_spec
 from reelgate import (
     ConflictError,
     CreateVideo,
@@ -294,5 +296,5 @@ async def test_a_dead_watchers_jobs_are_taken_over_after_the_lease(
         await anyio.sleep(0.3)
         assert not [c for c in fake.calls if c[0] == "retrieve"]  # the lease holds
         with anyio.fail_after(5):
-            while not ((r := await two.index.get("fake", native)) and r.video and r.video.done):
+            while not ((r := await two.index.get("fake", native)) and r.video and r.video.done):  # noqa: ASYNC110  # polls another process's writes
                 await anyio.sleep(0.05)

@@ -1,6 +1,7 @@
 """
-Several ``reelgate serve`` processes on one job index (an SQLite file, and PostgreSQL),
-in front of the openai emulator over loopback.
+Several ``reelgate serve`` processes on one job index (an SQLite file, and PostgreSQL).
+
+They sit in front of the openai emulator over loopback.
 
 One idempotency key sent 50 times at once over three servers reaches the upstream once; a
 reused key with another body is a 409; a create whose answer is lost is ambiguous and a
