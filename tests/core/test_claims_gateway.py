@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import FakeProvider, GatewayFactory, fake_spec
 from reelgate import (
     ConflictError,
     CreateVideo,
@@ -52,7 +51,7 @@ def _index(request: pytest.FixtureRequest, tmp_path: Path) -> JobIndex:
 class _Slow:
     """A scripted provider whose creates take a while, so concurrent callers overlap."""
 
-    def __init__(self, inner: FakeProvider, pause: float = 0.2) -> None:
+    def __init__(self, inner: Any, pause: float = 0.2) -> None:
         self.inner = inner
         self.pause = pause
         self.creates = 0
@@ -85,7 +84,7 @@ def test_the_fingerprint_covers_every_field_but_the_key() -> None:
 
 
 async def test_fifty_concurrent_creates_with_one_key_create_once(
-    make_gateway: GatewayFactory, fake: FakeProvider, index: JobIndex
+    make_gateway: Any, fake: Any, fake_spec: Any, index: JobIndex
 ) -> None:
     """50 callers racing one key: one create upstream, every caller gets its job."""
     slow = _Slow(fake)
@@ -104,7 +103,7 @@ async def test_fifty_concurrent_creates_with_one_key_create_once(
 
 
 async def test_a_reused_key_with_another_request_is_a_409(
-    make_gateway: GatewayFactory, fake: FakeProvider, index: JobIndex
+    make_gateway: Any, fake: Any, fake_spec: Any, index: JobIndex
 ) -> None:
     """The key names the first request; another body with it is idempotency_key_reused."""
     gateway = make_gateway(fake_spec(fake), index=index)
@@ -118,7 +117,7 @@ async def test_a_reused_key_with_another_request_is_a_409(
 
 
 async def test_a_create_still_running_elsewhere_is_in_progress_after_the_wait(
-    make_gateway: GatewayFactory, fake: FakeProvider, index: JobIndex
+    make_gateway: Any, fake: Any, fake_spec: Any, index: JobIndex
 ) -> None:
     """A caller waits claim_wait at most, then hears idempotency_in_progress."""
     slow = _Slow(fake, pause=1.0)
@@ -134,7 +133,7 @@ async def test_a_create_still_running_elsewhere_is_in_progress_after_the_wait(
 
 
 async def test_an_ambiguous_failure_leaves_the_key_outcome_unknown(
-    make_gateway: GatewayFactory, fake: FakeProvider, index: JobIndex
+    make_gateway: Any, fake: Any, fake_spec: Any, index: JobIndex
 ) -> None:
     """A create that may have reached the provider: retries are 409, nothing is resent."""
     fake.create_errors.append(ProviderError("the answer was lost", ambiguous=True))
@@ -151,7 +150,7 @@ async def test_an_ambiguous_failure_leaves_the_key_outcome_unknown(
 
 
 async def test_a_failure_that_sent_nothing_releases_the_key(
-    make_gateway: GatewayFactory, fake: FakeProvider, index: JobIndex
+    make_gateway: Any, fake: Any, fake_spec: Any, index: JobIndex
 ) -> None:
     """A refused create (nothing created) gives the key back: a retry creates."""
     fake.create_errors.append(InvalidRequestError("prompt refused"))
@@ -163,7 +162,7 @@ async def test_a_failure_that_sent_nothing_releases_the_key(
 
 
 async def test_a_create_cancelled_midway_leaves_the_key_outcome_unknown(
-    make_gateway: GatewayFactory, fake: FakeProvider, index: JobIndex
+    make_gateway: Any, fake: Any, fake_spec: Any, index: JobIndex
 ) -> None:
     """A caller gone mid-create (the create may have been sent): later calls hear unknown."""
     slow = _Slow(fake, pause=5.0)
@@ -176,7 +175,7 @@ async def test_a_create_cancelled_midway_leaves_the_key_outcome_unknown(
 
 
 async def test_an_index_without_claims_keeps_the_in_process_lock(
-    make_gateway: GatewayFactory, fake: FakeProvider
+    make_gateway: Any, fake: Any, fake_spec: Any
 ) -> None:
     """A third party's index (no claims): creates with one key serialise in the process."""
 
@@ -207,7 +206,7 @@ def test_ambiguous_survives_the_wire() -> None:
 
 
 async def test_a_locked_database_spools_the_created_job_and_replays_it(
-    make_gateway: GatewayFactory, fake: FakeProvider, tmp_path: Path
+    make_gateway: Any, fake: Any, fake_spec: Any, tmp_path: Path
 ) -> None:
     """Another connection holds the file EXCLUSIVE: the caller still gets the job's id."""
     path = tmp_path / "jobs.db"
@@ -234,7 +233,7 @@ async def test_a_locked_database_spools_the_created_job_and_replays_it(
 
 
 async def test_without_a_spool_an_unrecordable_job_is_named_in_the_error(
-    make_gateway: GatewayFactory, fake: FakeProvider, tmp_path: Path
+    make_gateway: Any, fake: Any, fake_spec: Any, tmp_path: Path
 ) -> None:
     """No spool: the error names the job the provider created, and is ambiguous."""
     path = tmp_path / "jobs.db"
@@ -252,7 +251,7 @@ async def test_without_a_spool_an_unrecordable_job_is_named_in_the_error(
 
 
 async def test_the_watcher_completes_jobs_nobody_polls(
-    make_gateway: GatewayFactory, fake: FakeProvider, index: JobIndex
+    make_gateway: Any, fake: Any, fake_spec: Any, index: JobIndex
 ) -> None:
     """Jobs reach their end in the index with no client polling, each polled by one."""
     gateway = make_gateway(fake_spec(fake, poll_interval=0.01), index=index)
@@ -280,7 +279,7 @@ async def test_the_watcher_completes_jobs_nobody_polls(
 
 
 async def test_a_dead_watchers_jobs_are_taken_over_after_the_lease(
-    make_gateway: GatewayFactory, fake: FakeProvider, tmp_path: Path
+    make_gateway: Any, fake: Any, fake_spec: Any, tmp_path: Path
 ) -> None:
     """Two processes on one file: one leases the jobs and stops; the other takes them over."""
     path = tmp_path / "jobs.db"

@@ -232,7 +232,8 @@ class MemoryClaims:
             self._leases[key] = (holder, time.monotonic() + after)
 
 
-_CLAIMS_SCHEMA = """
+#: The tables, created by the SQLite index's schema (a migration of its own).
+CLAIMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
     owner TEXT NOT NULL,
     idempotency_key TEXT NOT NULL,
@@ -287,11 +288,9 @@ class SQLiteClaims:
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            db = sqlite3.connect(
+            self._db = sqlite3.connect(
                 self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
-            db.executescript(_CLAIMS_SCHEMA)
-            self._db = db
         return self._db
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -29,10 +29,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from ..config import Secret
 from ..errors import ConfigurationError
 from ..gateway import Gateway
+from .access import AccessLog, logging_config
 from .app import build_app
 from .auth import KEYS_ENV, ServerKeys, keys_from_environment
 from .bodies import DEFAULT_MAX_BODY_BYTES
@@ -40,11 +42,13 @@ from .bodies import DEFAULT_MAX_BODY_BYTES
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "KEYS_ENV",
+    "AccessLog",
     "ServerKeys",
     "create_app",
     "is_loopback",
     "keys_from_environment",
     "run",
+    "serve_app",
 ]
 
 Keys = ServerKeys | Mapping[str, str] | Iterable[Secret]
@@ -131,7 +135,8 @@ def run(
         port: The port.
         keys: As for `create_app`; None reads ``REELGATE_SERVER_KEYS``.
         max_body_bytes: Request bodies larger than this are refused with a 400.
-        log_level: uvicorn's log level.
+        log_level: The log level of uvicorn and of the access log (one line per request
+            at ``info``; ``warning`` turns it off).
         watch: Run the watcher (`reelgate.Gateway.watch`) while serving; a mapping
             runs it with these options (e.g. ``{"lease": 30}``).
 
@@ -139,8 +144,6 @@ def run(
         ConfigurationError: No keys are configured and `host` is not a loopback address,
             or the configuration or keys are invalid.
     """
-    import uvicorn  # noqa: PLC0415  # an extra: only server users need it
-
     server_keys = _server_keys(keys)
     if not server_keys:
         if not is_loopback(host):
@@ -164,10 +167,26 @@ def run(
         close_gateway=True,
         watch=watch,
     )
+    serve_app(AccessLog(app), host=host, port=port, log_level=log_level)
+
+
+def serve_app(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
+    """
+    Run an ASGI app under uvicorn as `run` runs reelgate's (one worker, same settings).
+
+    uvicorn's access log is off: `run` wraps its app in `AccessLog`, which writes a
+    cheaper and richer line on the ``reelgate.server.access`` logger, configured here.
+    The benchmarks serve their bare floor route through this function, so that both
+    stand on the same server configuration.
+    """
+    import uvicorn  # noqa: PLC0415  # an extra: only server users need it
+
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level=log_level,
+        log_config=logging_config(log_level),
+        access_log=False,
         timeout_graceful_shutdown=10,
     )
