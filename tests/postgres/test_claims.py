@@ -208,3 +208,71 @@ async def test_fifty_concurrent_claims_on_one_sqlite_file_have_one_winner(tmp_pa
         for replica in replicas:
             await replica.aclose()
     assert outcomes == {"won": 1, "pending": 49}
+
+
+# -- watch leases ------------------------------------------------------------------------
+
+
+async def _unfinished_jobs(index: Any, n: int) -> list[str]:
+    natives = [f"job-{i}" for i in range(n)]
+    for native in natives:
+        await index.observe("sim", native, Video(id=f"{native}:sim", status="in_progress"))
+    return natives
+
+
+async def test_leases_go_to_one_watcher_at_a_time(index: Any) -> None:
+    """Due jobs are leased once; a leased job is not due until its lease runs out."""
+    natives = await _unfinished_jobs(index, 5)
+    await index.observe("sim", "done", Video(id="done:sim", status="completed"))
+    await index.mark_deleted("sim", "job-4")
+    first = await index.lease_unfinished("a", 3, 30)
+    second = await index.lease_unfinished("b", 10, 30)
+    taken = [r.native_id for r in first + second]
+    assert sorted(taken) == natives[:4]
+    assert await index.lease_unfinished("c", 10, 30) == []
+
+
+async def test_a_returned_lease_is_due_again_after_its_pause(index: Any) -> None:
+    """return_lease schedules the next poll; only the holder can; None ends the lease."""
+    await _unfinished_jobs(index, 1)
+    (record,) = await index.lease_unfinished("a", 10, 30)
+    await index.return_lease("sim", record.native_id, "intruder", after=0.0)
+    assert await index.lease_unfinished("b", 10, 30) == []
+    await index.return_lease("sim", record.native_id, "a", after=0.2)
+    assert await index.lease_unfinished("b", 10, 30) == []
+    await anyio.sleep(0.4)
+    assert [r.native_id for r in await index.lease_unfinished("b", 10, 30)] == ["job-0"]
+    await index.return_lease("sim", "job-0", "b", after=None)
+    assert [r.native_id for r in await index.lease_unfinished("c", 10, 30)] == ["job-0"]
+
+
+async def test_a_dead_watchers_lease_runs_out(index: Any) -> None:
+    """A watcher that never returns its lease loses the job when the lease runs out."""
+    await _unfinished_jobs(index, 2)
+    assert len(await index.lease_unfinished("dead", 10, 0.2)) == 2
+    assert await index.lease_unfinished("alive", 10, 30) == []
+    await anyio.sleep(0.4)
+    assert len(await index.lease_unfinished("alive", 10, 30)) == 2
+
+
+async def test_replicas_leasing_at_once_take_different_jobs(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Three PostgreSQL replicas lease 30 jobs at once: each job goes to one (SKIP LOCKED)."""
+    url = request.getfixturevalue("pg_url")
+    replicas = [await PostgresJobIndex.connect(url) for _ in range(3)]
+    try:
+        await _unfinished_jobs(replicas[0], 30)
+        got: list[str] = []
+
+        async def lease(i: int) -> None:
+            for _ in range(5):
+                got.extend(r.native_id for r in await replicas[i].lease_unfinished(str(i), 4, 30))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(3):
+                tg.start_soon(lease, i)
+        assert sorted(got) == sorted(f"job-{i}" for i in range(30))
+    finally:
+        for replica in replicas:
+            await replica.aclose()

@@ -95,12 +95,16 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # The watcher's leases: a job is due when leased_until (the database's clock, unix
-    # seconds) is NULL or past.
+    # seconds) is NULL or past. The status is read from the JSON text, not with ->>:
+    # a stored text holding a NUL escape cannot be turned into PostgreSQL text, and
+    # ->> fails on it. The top-level "status" is the first such key in the text (every
+    # string value before it escapes its quotes).
     """
     ALTER TABLE reelgate_jobs ADD COLUMN lease_holder text,
         ADD COLUMN leased_until double precision;
     CREATE INDEX reelgate_jobs_unfinished ON reelgate_jobs (leased_until, seq)
-        WHERE NOT deleted AND (video IS NULL OR (video->>'status') NOT IN ('completed', 'failed'));
+        WHERE NOT deleted AND (video IS NULL OR
+            substring(video::text from '"status": *"([a-z_]+)"') NOT IN ('completed', 'failed'));
     """,
 )
 
@@ -118,7 +122,7 @@ _JOINED = ", ".join(f"j.{column.strip()}" for column in _COLUMNS.split(","))
 _LEASE = (
     "WITH due AS (SELECT seq FROM reelgate_jobs "  # noqa: S608  # constant columns
     "WHERE NOT deleted AND (video IS NULL OR "
-    "(video->>'status') NOT IN ('completed', 'failed')) "
+    "substring(video::text from '\"status\": *\"([a-z_]+)\"') NOT IN ('completed', 'failed')) "
     "AND (leased_until IS NULL OR "
     "leased_until <= extract(epoch FROM clock_timestamp())) "
     "ORDER BY leased_until NULLS FIRST, seq LIMIT %s FOR UPDATE SKIP LOCKED) "
