@@ -102,7 +102,7 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE reelgate_jobs ADD COLUMN lease_holder text,
         ADD COLUMN leased_until double precision;
-    CREATE INDEX reelgate_jobs_unfinished ON reelgate_jobs (leased_until, seq)
+    CREATE INDEX reelgate_jobs_unfinished ON reelgate_jobs (leased_until NULLS FIRST, seq)
         WHERE NOT deleted AND (video IS NULL OR
             substring(video::text from '"status": *"([a-z_]+)"') NOT IN ('completed', 'failed'));
     """,
@@ -124,10 +124,11 @@ _LEASE = (
     "WHERE NOT deleted AND (video IS NULL OR "
     "substring(video::text from '\"status\": *\"([a-z_]+)\"') NOT IN ('completed', 'failed')) "
     "AND (leased_until IS NULL OR "
-    "leased_until <= extract(epoch FROM clock_timestamp())) "
+    "leased_until <= extract(epoch FROM now())) "
+    # The order of the partial index: the scan stops after `limit` due jobs.
     "ORDER BY leased_until NULLS FIRST, seq LIMIT %s FOR UPDATE SKIP LOCKED) "
     "UPDATE reelgate_jobs j SET lease_holder = %s, "
-    "leased_until = extract(epoch FROM clock_timestamp()) + %s "
+    "leased_until = extract(epoch FROM now()) + %s "
     f"FROM due WHERE j.seq = due.seq RETURNING {_JOINED}"
 )
 
