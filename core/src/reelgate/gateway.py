@@ -76,7 +76,7 @@ from .provider import (
     SupportsRemix,
     SupportsRetrieve,
 )
-from .store import JobIndex, JobRecord, MemoryJobIndex
+from .store import JobIndex, JobRecord, MemoryJobIndex, Observation, observe_all
 from .stream import DownloadStream
 
 if TYPE_CHECKING:
@@ -322,25 +322,19 @@ class Gateway:
         )
 
     @staticmethod
-    def _qualify(video: Video, instance: ProviderInstance) -> Video:
+    def _qualify(
+        video: Video, instance: ProviderInstance, *, native_id: str | None = None
+    ) -> Video:
+        """The video as callers see it: qualified ids, no provider state."""
         remixed = video.remixed_from_video_id
         if remixed is not None and not remixed.endswith(f":{instance.name}"):
             remixed = VideoId.build(remixed, instance.name)
         return attrs.evolve(
             video,
-            id=VideoId.build(video.id, instance.name),
+            id=VideoId.build(native_id or video.id, instance.name),
             provider=instance.name,
             remixed_from_video_id=remixed,
             provider_state=None,
-        )
-
-    async def _observe(self, instance: ProviderInstance, native: Video) -> Video:
-        """Record a state the provider reported (and any new provider state); return it."""
-        video = self._qualify(native, instance)
-        if native.provider_state is None:
-            return await self.index.observe(instance.name, native.id, video)
-        return await self.index.observe(
-            instance.name, native.id, video, provider_state=dict(native.provider_state)
         )
 
     # -- operations ------------------------------------------------------------------
@@ -657,7 +651,12 @@ class Gateway:
         provider: SupportsRetrieve = self._provider(instance, Operation.RETRIEVE)
         call = self._call(instance, record, Operation.RETRIEVE)
         native = await self._guarded(call, provider.retrieve(vid.native, call=call))
-        return await self._observe(instance, attrs.evolve(native, id=vid.native))
+        return await self.index.observe(
+            instance.name,
+            vid.native,
+            self._qualify(native, instance, native_id=vid.native),
+            provider_state=_state(native),
+        )
 
     async def wait(
         self,
@@ -767,12 +766,13 @@ class Gateway:
             call = self._call(instance, None, Operation.LIST)
             native_query = attrs.evolve(query, after=native_after)
             page = await self._guarded(call, lister.list(native_query, call=call))
-            videos = []
+            seen: list[Observation] = []
             for item in page.data:
                 known = await self.index.get(instance.name, item.id)
                 if known is not None and known.deleted:
                     continue  # deleted through reelgate, though the provider keeps it
-                videos.append(await self._observe(instance, item))
+                seen.append((item.id, self._qualify(item, instance), _state(item)))
+            videos = await observe_all(self.index, instance.name, seen)
             return VideoPage(tuple(videos), page.has_more)
         records, has_more = await self.index.page(
             instance.name, limit=query.limit, order=query.order, after=native_after, owner=owner
