@@ -242,8 +242,22 @@ async def test_a_returned_lease_is_due_again_after_its_pause(index: Any) -> None
     assert await index.lease_unfinished("b", 10, 30) == []
     await anyio.sleep(0.4)
     assert [r.native_id for r in await index.lease_unfinished("b", 10, 30)] == ["job-0"]
-    await index.return_lease("sim", "job-0", "b", after=None)
-    assert [r.native_id for r in await index.lease_unfinished("c", 10, 30)] == ["job-0"]
+    await index.observe("sim", "job-0", Video(id="job-0:sim", status="completed"))
+    await index.return_lease("sim", "job-0", "b", after=None)  # None: it finished
+    assert await index.lease_unfinished("c", 10, 30) == []
+
+
+async def test_a_job_finished_elsewhere_is_dropped_from_the_leases(index: Any) -> None:
+    """A job a client's poll saw finish is not leased again, once its lease comes due."""
+    await _unfinished_jobs(index, 2)
+    leased = await index.lease_unfinished("a", 10, 30)
+    for record in leased:
+        await index.return_lease("sim", record.native_id, "a", after=0.1)
+    await index.observe("sim", "job-0", Video(id="job-0:sim", status="failed"))
+    await anyio.sleep(0.3)
+    assert [r.native_id for r in await index.lease_unfinished("b", 10, 30)] == ["job-1"]
+    await index.observe("sim", "job-2", Video(id="job-2:sim", status="queued"))
+    assert [r.native_id for r in await index.lease_unfinished("b", 10, 30)] == ["job-2"]
 
 
 async def test_a_dead_watchers_lease_runs_out(index: Any) -> None:

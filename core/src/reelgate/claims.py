@@ -117,7 +117,7 @@ class SupportsWatch(Protocol):
         self, instance: str, native_id: str, holder: str, *, after: float | None
     ) -> None:
         """
-        Hand a leased job back, due again in `after` seconds (None: due whenever unfinished).
+        Hand a leased job back, due again in `after` seconds (None: it finished).
 
         Does nothing when `holder` no longer holds the job's lease (it was taken over).
         """
@@ -248,21 +248,85 @@ CREATE TABLE IF NOT EXISTS claims (
 CREATE TABLE IF NOT EXISTS watch_leases (
     instance TEXT NOT NULL,
     native_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     holder TEXT NOT NULL,
     leased_until REAL NOT NULL,
     PRIMARY KEY (instance, native_id)
 );
+CREATE INDEX IF NOT EXISTS watch_leases_due ON watch_leases (leased_until);
+CREATE INDEX IF NOT EXISTS watch_leases_seq ON watch_leases (seq);
 """
 
-#: Unfinished, undeleted jobs whose lease is absent or ran out, the longest due first.
+#: ``leased_until`` of a job that needs no more watching (finished, deleted).
+_NEVER = 1e300
+
+#: Leases that ran out, the longest due first, with what the job's row says now.
 _DUE = (
-    "SELECT j.instance, j.native_id FROM jobs j LEFT JOIN watch_leases w "
-    "ON w.instance = j.instance AND w.native_id = j.native_id "
-    "WHERE j.deleted = 0 AND (j.video IS NULL OR "
-    "json_extract(j.video, '$.status') NOT IN ('completed', 'failed')) "
-    "AND (w.leased_until IS NULL OR w.leased_until <= ?) "
-    "ORDER BY coalesce(w.leased_until, 0), j.seq LIMIT ?"
+    "SELECT w.instance, w.native_id, j.deleted, j.video IS NULL, "
+    "json_extract(j.video, '$.status') FROM watch_leases w LEFT JOIN jobs j "
+    "ON j.instance = w.instance AND j.native_id = w.native_id "
+    "WHERE w.leased_until <= ? ORDER BY w.leased_until LIMIT ?"
 )
+
+#: Jobs recorded after the newest one the leases know (seq is the jobs' rowid).
+_NEW = (
+    "SELECT seq, instance, native_id, deleted, video IS NULL, "
+    "json_extract(video, '$.status') FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?"
+)
+
+
+def _take_due(
+    db: sqlite3.Connection,
+    chosen: list[tuple[str, str]],
+    holder: str,
+    *,
+    now: float,
+    until: float,
+    want: int,
+) -> None:
+    """Lease the rows whose time came; mark those of finished or deleted jobs never."""
+    while len(chosen) < want:
+        due = db.execute(_DUE, (now, want - len(chosen))).fetchall()
+        if not due:
+            return
+        for instance, native, deleted, no_video, status in due:
+            watched = _watched(deleted, no_video, status)
+            if watched:
+                chosen.append((instance, native))
+            db.execute(
+                "UPDATE watch_leases SET holder = ?, leased_until = ? "
+                "WHERE instance = ? AND native_id = ?",
+                (holder, until if watched else _NEVER, instance, native),
+            )
+
+
+def _take_new(
+    db: sqlite3.Connection, chosen: list[tuple[str, str]], holder: str, until: float, want: int
+) -> None:
+    """Lease jobs no lease row knows yet, oldest first, stopping where the round is full."""
+    while len(chosen) < want:
+        newest = db.execute("SELECT coalesce(max(seq), 0) FROM watch_leases").fetchone()
+        new = db.execute(_NEW, (newest[0], max(want - len(chosen), 64))).fetchall()
+        if not new:
+            return
+        for seq, instance, native, deleted, no_video, status in new:
+            watched = _watched(deleted, no_video, status)
+            if watched and len(chosen) == want:
+                return  # the next round starts here: no job is skipped
+            if watched:
+                chosen.append((instance, native))
+            db.execute(
+                "INSERT OR REPLACE INTO watch_leases "
+                "(instance, native_id, seq, holder, leased_until) VALUES (?, ?, ?, ?, ?)",
+                (instance, native, seq, holder, until if watched else _NEVER),
+            )
+
+
+def _watched(deleted: object, no_video: object, status: object) -> bool:
+    """Whether a job's row says it still needs watching."""
+    if deleted is None or deleted:  # no row (cannot happen), or deleted
+        return False
+    return bool(no_video) or status not in TERMINAL
 
 
 class SQLiteClaims:
@@ -384,15 +448,15 @@ class SQLiteClaims:
         _check_lease(lease)
 
         def take(db: sqlite3.Connection) -> list[tuple[str, str]]:
+            # Every job has a lease row from its first lease on: a lease is taken from
+            # the rows whose time came (an index on leased_until), and from the jobs
+            # newer than any row (by seq); a finished or deleted job's row says never.
+            # Each round reads about `limit` rows, however many jobs the file holds.
             now = time.time()
-            due = db.execute(_DUE, (now, max(limit, 0))).fetchall()
-            db.executemany(
-                "INSERT INTO watch_leases (instance, native_id, holder, leased_until) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (instance, native_id) DO UPDATE "
-                "SET holder = excluded.holder, leased_until = excluded.leased_until",
-                [(instance, native, holder, now + lease) for instance, native in due],
-            )
-            return [(instance, native) for instance, native in due]
+            chosen: list[tuple[str, str]] = []
+            _take_due(db, chosen, holder, now=now, until=now + lease, want=max(limit, 0))
+            _take_new(db, chosen, holder, now + lease, max(limit, 0))
+            return chosen
 
         records = [await self._jobs.get(*job) for job in await self._write(take)]
         return [r for r in records if r is not None]
@@ -403,8 +467,9 @@ class SQLiteClaims:
         def give(db: sqlite3.Connection) -> None:
             if after is None:
                 db.execute(
-                    "DELETE FROM watch_leases WHERE instance = ? AND native_id = ? AND holder = ?",
-                    (instance, native_id, holder),
+                    "UPDATE watch_leases SET leased_until = ? "
+                    "WHERE instance = ? AND native_id = ? AND holder = ?",
+                    (_NEVER, instance, native_id, holder),
                 )
             else:
                 db.execute(
