@@ -540,8 +540,29 @@ def providers(ctx: click.Context, as_json: bool) -> None:
     metavar="NAME",
     help="Another Host name a server without keys answers to (repeatable).",
 )
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Drive unfinished jobs to their end in the background (the watcher).",
+)
+@click.option(
+    "--watch-lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a job being polled stays this server's; a dead server's jobs are "
+    "taken over after it.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, allow_hosts: tuple[str, ...]) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    allow_hosts: tuple[str, ...],
+    watch: bool,
+    watch_lease: float,
+) -> None:
     """Serve the /v1/videos HTTP API (needs reelgate[server])."""
     try:
         from .server import run  # noqa: PLC0415  # an extra: imported only to serve
@@ -551,7 +572,13 @@ def serve(ctx: click.Context, host: str, port: int, allow_hosts: tuple[str, ...]
         )
         sys.exit(EXIT_INVALID)
     try:
-        run(config_path=ctx.obj.get("config"), host=host, port=port, allowed_hosts=allow_hosts)
+        run(
+            config_path=ctx.obj.get("config"),
+            host=host,
+            port=port,
+            allowed_hosts=allow_hosts,
+            watch={"lease": watch_lease} if watch else False,
+        )
     except ReelgateError as e:
         _fail(e, as_json=False)
 

@@ -28,6 +28,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -72,6 +73,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     close_gateway: bool = False,
     allowed_hosts: Iterable[str] = (),
+    watch: bool | Mapping[str, Any] = False,
 ) -> Starlette:
     """
     The ASGI app (a Starlette application) serving `gateway`.
@@ -88,6 +90,9 @@ def create_app(
             127.0.0.1, localhost, [::1], one of these or one of the gateway's
             ``[server] allowed_hosts``, and refuses cross-site requests (see
             `reelgate.server.guard`).
+        watch: Run the gateway's watcher (`reelgate.Gateway.watch`) during the app's
+            lifespan, driving every unfinished job to its end in the background; a
+            mapping runs it with these options (``concurrency``, ``lease``, ...).
 
     Returns:
         The Starlette application.
@@ -104,6 +109,7 @@ def create_app(
         max_body_bytes=max_body_bytes,
         close_gateway=close_gateway,
         allowed_hosts=(*gateway.config.server.allowed_hosts, *allowed_hosts),
+        watch=watch,
     )
 
 
@@ -126,6 +132,7 @@ def run(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
     allowed_hosts: Iterable[str] = (),
+    watch: bool | Mapping[str, Any] = True,
 ) -> None:
     """
     Serve a gateway under uvicorn until interrupted: what ``reelgate serve`` runs.
@@ -142,6 +149,8 @@ def run(
         log_level: The log level of uvicorn and of the access log (one line per request
             at ``info``; ``warning`` turns it off).
         allowed_hosts: More ``Host`` names a server without keys answers to (``--allow-host``).
+        watch: Run the watcher (`reelgate.Gateway.watch`) while serving; a mapping
+            runs it with these options (e.g. ``{"lease": 30}``).
 
     Raises:
         ConfigurationError: No keys are configured and `host` is not a loopback address,
@@ -170,6 +179,7 @@ def run(
         max_body_bytes=max_body_bytes,
         close_gateway=True,
         allowed_hosts=(host, *allowed_hosts),
+        watch=watch,
     )
     serve_app(
         AccessLog(app),

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -425,6 +425,7 @@ def build_app(
     max_body_bytes: int,
     close_gateway: bool,
     allowed_hosts: Iterable[str] = (),
+    watch: bool | Mapping[str, Any] = False,
 ) -> Starlette:
     """The Starlette app over `gateway` (see `reelgate.server.create_app`)."""
     server = gateway.config.server
@@ -441,7 +442,13 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            await gateway.replay_spool()
+            if watch:
+                options = watch if isinstance(watch, Mapping) else {}
+                async with gateway.watch(**options):
+                    yield
+            else:
+                yield
         finally:
             if close_gateway:
                 await gateway.aclose()
