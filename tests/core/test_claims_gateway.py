@@ -22,7 +22,7 @@ from reelgate import (
     ProviderError,
     Video,
 )
-from reelgate.gateway import request_fingerprint
+from reelgate.claims import request_fingerprint
 from reelgate.ids import VideoId
 from reelgate.store import JobIndex, MemoryJobIndex, SQLiteJobIndex
 from reelgate.wire import error_from_dict, error_to_dict

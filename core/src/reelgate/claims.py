@@ -20,6 +20,9 @@ file agree).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import sqlite3
 import threading
 import time
@@ -28,13 +31,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
+import anyio
 import anyio.to_thread
 import attrs
 
-if TYPE_CHECKING:
-    from .store import JobRecord
+from .errors import ConflictError
+from .model import CreateVideo
 
-__all__ = ["Claim", "SupportsClaims", "SupportsWatch"]
+if TYPE_CHECKING:
+    from .store._shared import JobRecord
+
+__all__ = [
+    "Claim",
+    "SupportsClaims",
+    "SupportsWatch",
+    "outcome_unknown",
+    "request_fingerprint",
+    "settle",
+]
+
+_log = logging.getLogger("reelgate")
 
 T = TypeVar("T")
 
@@ -534,3 +550,61 @@ class ClaimsBy:
     ) -> None:
         """Hand a leased job back, due again in `after` seconds (`SupportsWatch`)."""
         await self._claims.return_lease(instance, native_id, holder, after=after)
+
+
+def request_fingerprint(request: CreateVideo) -> str:
+    """
+    What identifies a create request, for its idempotency key: a SHA-256 of its fields.
+
+    Every field that changes the job counts (model, prompt, image, duration, size, the
+    optional fields, extra parameters, fallbacks); the key itself does not. Stable across
+    processes and versions of Python: a hash of canonical JSON.
+    """
+    image = request.input_reference
+    fields: dict[str, Any] = {
+        "model": request.model,
+        "prompt": request.prompt,
+        "input_reference": None
+        if image is None
+        else {
+            "sha256": hashlib.sha256(image.data).hexdigest() if image.data else None,
+            "media_type": image.media_type,
+            "url": image.url,
+        },
+        "seconds": request.seconds,
+        "size": request.size,
+        "negative_prompt": request.negative_prompt,
+        "seed": request.seed,
+        "video_uri": request.video_uri,
+        "audio": request.audio,
+        "extra_params": dict(request.extra_params),
+        "fallbacks": list(request.fallbacks),
+    }
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def outcome_unknown(key: str) -> ConflictError:
+    """The 409 for a key whose earlier create may have reached the provider."""
+    return ConflictError(
+        f"an earlier create with idempotency key {key!r} failed in a way that leaves its "
+        "outcome unknown: the job may exist upstream (and be billed). Do not retry blindly: "
+        "check the provider's jobs, then create again with a new key if there is none",
+        code=ConflictError.OUTCOME_UNKNOWN,
+        param="idempotency_key",
+        request_type="video_generation",
+    )
+
+
+async def settle(
+    index: SupportsClaims, owner: str | None, key: str, holder: str, *, release: bool
+) -> None:
+    """End a won claim after a failed create (released, or marked unknown), shielded."""
+    with anyio.CancelScope(shield=True):
+        try:
+            if release:
+                await index.release(owner, key, holder=holder)
+            else:
+                await index.mark_unknown(owner, key, holder=holder)
+        except Exception:  # noqa: BLE001  # the lease ends it; the create's error matters more
+            _log.warning("ending the claim of idempotency key %r failed", key, exc_info=True)

@@ -9,11 +9,8 @@ streamed downloads. Providers only speak their upstream API.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
-import secrets
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -36,7 +33,7 @@ import anyio
 import anyio.from_thread
 import attrs
 
-from .claims import Claim, SupportsClaims
+from .claims import Claim, SupportsClaims, outcome_unknown, request_fingerprint, settle
 from .config import Config, load_config, state_dir
 from .errors import (
     ConflictError,
@@ -77,6 +74,8 @@ from .provider import (
     SupportsRemix,
     SupportsRetrieve,
 )
+from .spool import replay as replay_spooled
+from .spool import write as spool_job
 from .store import JobIndex, JobRecord, MemoryJobIndex, Observation, observe_all
 from .stream import DownloadStream
 
@@ -436,7 +435,7 @@ class Gateway:
                     request_type=Operation.CREATE.request_type,
                 )
             elif claim.outcome == "unknown":
-                raise _outcome_unknown(key)
+                raise outcome_unknown(key)
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
                 raise ConflictError(
@@ -467,14 +466,14 @@ class Gateway:
             return await self._create_first(request, targets, owner, progress)
         except ReelgateError as e:
             sent_nothing = not (e.ambiguous or progress.created)
-            await _settle(index, owner, key, holder, release=sent_nothing)
+            await settle(index, owner, key, holder, release=sent_nothing)
             if not sent_nothing and not e.ambiguous and progress.created:
                 e.ambiguous = True
             raise
         except BaseException:
             # Cancelled (a client gone, a shutdown) or broken mid-create: the job may
             # exist upstream.
-            await _settle(index, owner, key, holder, release=False)
+            await settle(index, owner, key, holder, release=False)
             raise
 
     async def _create_first(
@@ -566,8 +565,7 @@ class Gateway:
                 ambiguous=True,
                 request_type=Operation.CREATE.request_type,
             ) from failure
-        line = _spool_line(record, video)
-        await anyio.to_thread.run_sync(_append, self.spool, line)
+        await spool_job(self.spool, record, video)
         return None
 
     async def replay_spool(self) -> int:
@@ -580,40 +578,7 @@ class Gateway:
         Returns:
             How many jobs were replayed.
         """
-        spool = self.spool
-        if spool is None or not await anyio.Path(spool).exists():
-            return 0
-        # Claim the file by renaming it, so two processes never replay one line twice
-        # (a repeat would be harmless: recording a known job changes nothing).
-        taken = spool.with_name(f"{spool.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        try:
-            await anyio.Path(spool).rename(taken)
-        except FileNotFoundError:
-            return 0
-        text = await anyio.Path(taken).read_text(encoding="utf-8")
-        replayed = 0
-        left: list[str] = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                record, video = _from_spool_line(line)
-            except (ValueError, KeyError, TypeError):
-                log.exception("spool %s: an unreadable line is skipped: %.200s", spool, line)
-                continue
-            try:
-                await self.index.add(record)
-                if video is not None:
-                    await self.index.observe(record.instance, record.native_id, video)
-                replayed += 1
-            except Exception:  # noqa: BLE001  # still failing: keep it for later
-                left.append(line)
-        if left:
-            await anyio.to_thread.run_sync(_append, spool, "".join(f"{x}\n" for x in left))
-        await anyio.Path(taken).unlink(missing_ok=True)
-        if replayed:
-            log.info("recorded %d spooled job(s) from %s", replayed, spool)
-        return replayed
+        return 0 if self.spool is None else await replay_spooled(self.spool, self.index)
 
     # -- the watcher -----------------------------------------------------------------
 
@@ -1012,109 +977,6 @@ class _Progress:
     """How far a create went: whether the provider created the job."""
 
     created: bool = False
-
-
-def request_fingerprint(request: CreateVideo) -> str:
-    """
-    What identifies a create request, for its idempotency key: a SHA-256 of its fields.
-
-    Every field that changes the job counts (model, prompt, image, duration, size, the
-    optional fields, extra parameters, fallbacks); the key itself does not. Stable across
-    processes and versions of Python: a hash of canonical JSON.
-    """
-    image = request.input_reference
-    fields: dict[str, Any] = {
-        "model": request.model,
-        "prompt": request.prompt,
-        "input_reference": None
-        if image is None
-        else {
-            "sha256": hashlib.sha256(image.data).hexdigest() if image.data else None,
-            "media_type": image.media_type,
-            "url": image.url,
-        },
-        "seconds": request.seconds,
-        "size": request.size,
-        "negative_prompt": request.negative_prompt,
-        "seed": request.seed,
-        "video_uri": request.video_uri,
-        "audio": request.audio,
-        "extra_params": dict(request.extra_params),
-        "fallbacks": list(request.fallbacks),
-    }
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _outcome_unknown(key: str) -> ConflictError:
-    return ConflictError(
-        f"an earlier create with idempotency key {key!r} failed in a way that leaves its "
-        "outcome unknown: the job may exist upstream (and be billed). Do not retry blindly: "
-        "check the provider's jobs, then create again with a new key if there is none",
-        code=ConflictError.OUTCOME_UNKNOWN,
-        param="idempotency_key",
-        request_type=Operation.CREATE.request_type,
-    )
-
-
-async def _settle(
-    index: SupportsClaims, owner: str | None, key: str, holder: str, *, release: bool
-) -> None:
-    """End a won claim after a failed create, shielded from cancellation."""
-    with anyio.CancelScope(shield=True):
-        try:
-            if release:
-                await index.release(owner, key, holder=holder)
-            else:
-                await index.mark_unknown(owner, key, holder=holder)
-        except Exception:  # the claim's lease ends it; the create's own error matters more
-            log.warning("ending the claim of idempotency key %r failed", key, exc_info=True)
-
-
-def _spool_line(record: JobRecord, video: Video) -> str:
-    from . import wire  # noqa: PLC0415
-
-    data = {
-        "instance": record.instance,
-        "native_id": record.native_id,
-        "created_at": record.created_at,
-        "key_name": record.key_name,
-        "owner": record.owner,
-        "idempotency_key": record.idempotency_key,
-        "remixed_from": record.remixed_from,
-        "provider_state": record.provider_state,
-        "video": wire.video_to_dict(video),
-    }
-    return json.dumps(data, separators=(",", ":")) + "\n"
-
-
-def _from_spool_line(line: str) -> tuple[JobRecord, Video | None]:
-    from . import wire  # noqa: PLC0415
-
-    data = json.loads(line)
-    video = data.get("video")
-    record = JobRecord(
-        instance=str(data["instance"]),
-        native_id=str(data["native_id"]),
-        created_at=float(data["created_at"]),
-        key_name=data.get("key_name"),
-        owner=data.get("owner"),
-        idempotency_key=data.get("idempotency_key"),
-        remixed_from=data.get("remixed_from"),
-        provider_state=data.get("provider_state"),
-    )
-    return record, wire.video_from_dict(video) if isinstance(video, dict) else None
-
-
-def _append(path: Path, text: str) -> None:
-    """Append to a file and flush it to disk (one write: lines never interleave)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _state(video: Video) -> dict[str, Any] | None:

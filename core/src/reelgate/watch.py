@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 import attrs
@@ -29,10 +30,30 @@ from .errors import NotFoundError, ReelgateError
 from .ids import VideoId
 
 if TYPE_CHECKING:
-    from .gateway import Gateway
-    from .store import JobRecord
+    from .instances import ProviderInstance
+    from .model import Video
+    from .store import JobIndex, JobRecord
 
-__all__ = ["Watcher"]
+__all__ = ["Watched", "Watcher"]
+
+
+class Watched(Protocol):
+    """What a watcher drives: a `reelgate.Gateway` (this names only what it uses)."""
+
+    @property
+    def index(self) -> JobIndex:
+        """The job index whose unfinished jobs are watched."""
+
+    @property
+    def instances(self) -> Mapping[str, ProviderInstance]:
+        """The provider instances, by name."""
+
+    async def replay_spool(self) -> int:
+        """Record jobs spooled while the index could not."""
+
+    async def retrieve(self, video_id: str, *, owner: str | None = None) -> Video:
+        """Poll a job."""
+
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +73,7 @@ class Watcher:
         holder: This watcher's lease token.
     """
 
-    gateway: Gateway
+    gateway: Watched
     concurrency: int = 16
     per_instance: int = 4
     lease: float = 60.0
