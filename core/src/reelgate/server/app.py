@@ -32,6 +32,7 @@ from ..ids import VideoId
 from ..model import Deleted, Variant, Video, VideoPage
 from . import bodies
 from .auth import ServerKeys
+from .doors import front_doors
 from .download import DownloadResponse
 from .openapi import openapi_document
 from .routing import Endpoint, VideoRoutes
@@ -299,6 +300,7 @@ def build_app(
             Route("/openapi.json", openapi, methods=["GET"]),
             _video_routes("/v1/videos", handlers, "v1"),
             _video_routes("/openai/v1/videos", handlers, "openai"),
+            *front_doors(gateway, keys, max_body_bytes),
         ],
         exception_handlers={HTTPException: _http_error, 500: _server_error},
         lifespan=lifespan,
