@@ -138,9 +138,9 @@ def test_delete(sdk: runwayml.RunwayML) -> None:
 
 def test_errors_are_the_sdks_own(sdk: runwayml.RunwayML, server: str) -> None:
     """Runway's error bodies: the SDK raises its own error types."""
-    with runwayml.RunwayML(api_key="wrong", base_url=f"{server}/runway", max_retries=0) as bad:
-        with pytest.raises(runwayml.AuthenticationError):
-            bad.tasks.retrieve("x:sim")
+    bad = runwayml.RunwayML(api_key="wrong", base_url=f"{server}/runway", max_retries=0)
+    with bad, pytest.raises(runwayml.AuthenticationError):
+        bad.tasks.retrieve("x:sim")
     with pytest.raises(runwayml.BadRequestError) as caught:
         sdk.text_to_video.create(
             model="nowhere/x",  # type: ignore[arg-type]
@@ -169,9 +169,9 @@ def test_tasks_belong_to_their_key(sdk: runwayml.RunwayML, server: str) -> None:
         ratio="1280:720",
         duration=4,
     )
-    with runwayml.RunwayML(api_key=KEY_B, base_url=f"{server}/runway", max_retries=0) as other:
-        with pytest.raises(runwayml.NotFoundError):
-            other.tasks.retrieve(created.id)
+    other = runwayml.RunwayML(api_key=KEY_B, base_url=f"{server}/runway", max_retries=0)
+    with other, pytest.raises(runwayml.NotFoundError):
+        other.tasks.retrieve(created.id)
     with httpx2.Client(base_url=server, headers={"authorization": f"Bearer {KEY_A}"}) as http:
         made = http.post("/v1/videos", json={"model": "sim/sim-1", "prompt": "boat"}).json()
     assert finish(sdk, made["id"])[-1].status == "SUCCEEDED"
