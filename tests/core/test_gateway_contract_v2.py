@@ -87,6 +87,7 @@ class CancellingProvider:
     """Can stop a running job but not delete one."""
 
     done: bool = False
+    refuse: bool = False
     cancelled: list[str] = attrs.field(factory=list)
 
     async def create(self, request: CreateVideo, *, call: Call) -> Video:
@@ -98,7 +99,9 @@ class CancellingProvider:
         return Video(id=video_id, status="completed" if self.done else "in_progress")
 
     async def cancel(self, video_id: str, *, call: Call) -> None:
-        """Record the cancel."""
+        """Record the cancel, or refuse it as an API that cancels only queued jobs does."""
+        if self.refuse:
+            raise InvalidRequestError("only pending tasks can be cancelled", upstream=True)
         self.cancelled.append(video_id)
 
 
@@ -159,3 +162,14 @@ async def test_another_owners_job_is_no_cursor(make_gateway, fake, fake_spec) ->
     assert messages[0].replace("jobs/fake:0", "ID") == messages[1].replace("jobs/never", "ID")
     page = await gateway.list("fake", after=mine.id, owner="KEY_B")
     assert page.data == ()
+
+
+async def test_a_refused_cancel_keeps_the_job_upstream_and_forgets_it(make_gateway) -> None:
+    """A provider refusing to stop a running job: upstream kept, the job forgotten all the same."""
+    provider = CancellingProvider(refuse=True)
+    spec = ProviderSpec(type="canceller", factory=lambda s: provider, requires_key=False)
+    gateway = make_gateway(spec)
+    video = await gateway.create(_request("canceller/m"))
+    assert (await gateway.delete(video.id)).upstream == "kept"
+    with pytest.raises(NotFoundError):
+        await gateway.retrieve(video.id)

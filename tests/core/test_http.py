@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ast
 import email.utils
 import json
+import logging
+import math
+import pathlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import anyio
+import attrs
 import httpx2
 import pytest
 import stamina.instrumentation
 
+import reelgate
 from reelgate.config import RetryPolicy, Secret, Timeouts
 from reelgate.errors import (
     AuthenticationError,
@@ -243,6 +250,159 @@ async def test_reads_are_retried_after_transport_failures(
     assert len(script.requests) == FAST.attempts
 
 
+async def test_a_parser_can_stop_retries(upstream, waits) -> None:
+    """A retrieve answered 500 that the parser marks not retryable makes one request."""
+
+    def parse(reply: Any) -> UpstreamError:
+        return UpstreamError(message="the job failed", retryable=False)
+
+    up, script = upstream(_json(500), _json(200), parse_error=parse)
+    with pytest.raises(ProviderError, match="the job failed") as e:
+        await up.request("GET", "/videos/1", call=CALL, idempotent=True)
+    assert len(script.requests) == 1
+    assert waits == []
+    assert e.value.status_code == 502
+
+
+async def test_a_parser_can_stop_retries_of_a_rate_limit(upstream) -> None:
+    """retryable=False wins over the core's rule for 429 too."""
+    up, script = upstream(
+        _json(429), _json(200), parse_error=lambda r: UpstreamError(message="q", retryable=False)
+    )
+    with pytest.raises(RateLimitError):
+        await up.request("POST", "/videos", call=CREATE, idempotent=False)
+    assert len(script.requests) == 1
+
+
+async def test_a_parser_can_make_a_read_retryable(upstream, waits) -> None:
+    """retryable=True retries an idempotent request whatever its status."""
+    up, script = upstream(
+        _json(409),
+        _json(200),
+        parse_error=lambda r: UpstreamError(message="busy", retryable=True),
+    )
+    assert (await up.request("GET", "/videos/1", call=CALL, idempotent=True)).status == 200
+    assert len(script.requests) == 2
+    assert len(waits) == 1
+
+
+@pytest.mark.parametrize("status", [409, 500, 503])
+async def test_retryable_never_resends_a_create(upstream, status: int) -> None:
+    """retryable=True does not make a create sent again: it may have been accepted."""
+    up, script = upstream(
+        _json(status),
+        _json(200),
+        parse_error=lambda r: UpstreamError(message="again?", retryable=True),
+    )
+    with pytest.raises(ReelgateError):
+        await up.request("POST", "/videos", call=CREATE, idempotent=False)
+    assert len(script.requests) == 1
+
+
+async def test_retried_errors_carry_no_hidden_state(upstream) -> None:
+    """The error raised after the retries is the mapped error itself, nothing attached."""
+    up, _ = upstream(_json(503, {"error": {"message": "overloaded"}}))
+    with pytest.raises(ProviderError) as e:
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert type(e.value) is ProviderError
+    assert not [name for name in vars(e.value) if "retry" in name]
+    assert e.value.__cause__ is None
+    assert e.value.__suppress_context__ is True
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["inf", "-inf", "nan", "-1", "1e400", "soon", "Wed, 99 Foo 2015 07:28:00 GMT"]
+)
+async def test_an_unusable_retry_after_is_raised_at_once(upstream, waits, retry_after: str) -> None:
+    """A Retry-After no wait can honour is too long: a 429 at once, with no retry_after."""
+    retry = RetryPolicy(attempts=5, wait_initial=0.001, wait_jitter=0)
+    up, script = upstream(_json(429, **{"retry-after": retry_after}), _json(200), retry=retry)
+    with pytest.raises(RateLimitError) as e:
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert len(script.requests) == 1
+    assert waits == []
+    assert e.value.retry_after is None
+    assert e.value.status_code == 429
+
+
+async def test_a_huge_retry_after_is_raised_at_once(upstream, waits) -> None:
+    """A finite but huge Retry-After is kept on the error and never waited for."""
+    up, script = upstream(_json(429, **{"retry-after": "1e300"}), _json(200))
+    with pytest.raises(RateLimitError) as e:
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert e.value.retry_after == 1e300
+    assert len(script.requests) == 1
+    up, script = upstream(_json(503, **{"retry-after": "inf"}), _json(200))
+    with pytest.raises(ProviderError):
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert len(script.requests) == 1
+    assert waits == []
+
+
+@pytest.mark.parametrize("delay", [math.inf, math.nan, -5.0])
+async def test_a_parser_retry_after_that_cannot_be_used(upstream, delay: float) -> None:
+    """A parser's inf, nan or negative delay is too long too, and never reaches the error."""
+    up, script = upstream(
+        _json(429), _json(200), parse_error=lambda r: UpstreamError(message="q", retry_after=delay)
+    )
+    with pytest.raises(RateLimitError) as e:
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert e.value.retry_after is None
+    assert len(script.requests) == 1
+
+
+# -- deadline -------------------------------------------------------------------------------
+
+
+class _Trickle(httpx2.AsyncByteStream):
+    """A body sending one byte every `gap` seconds, for ever."""
+
+    def __init__(self, gap: float) -> None:
+        self.gap = gap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            await anyio.sleep(self.gap)
+            yield b" "
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+async def test_a_trickling_upstream_meets_the_deadline(upstream, idempotent: bool) -> None:
+    """Bytes arriving within the read timeout cannot hold a call past Timeouts.total."""
+    timeouts = Timeouts(read=5.0, total=0.3)
+    up, script = upstream(httpx2.Response(200, stream=_Trickle(0.02)), timeouts=timeouts)
+    started = time.monotonic()
+    with anyio.fail_after(5), pytest.raises(ProviderTimeoutError, match=r"more than 0\.3 s") as e:
+        await up.json("GET", "/x", call=CALL, idempotent=idempotent)
+    assert time.monotonic() - started < 3
+    assert e.value.ambiguous is True
+    assert (e.value.provider, e.value.request_type) == ("acme", "video_retrieve")
+    assert len(script.requests) == 1
+
+
+async def test_the_deadline_covers_the_retries(upstream) -> None:
+    """Waits between tries count towards Timeouts.total."""
+    retry = RetryPolicy(attempts=10, timeout=60, wait_initial=0.2, wait_max=0.2, wait_jitter=0)
+    up, script = upstream(_json(503), retry=retry, timeouts=Timeouts(total=0.5))
+    with pytest.raises(ProviderTimeoutError):
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert 1 < len(script.requests) < 5
+
+
+async def test_no_deadline_when_total_is_none(upstream) -> None:
+    """total=None leaves the call bounded by the phase timeouts only."""
+
+    async def slow(request: httpx2.Request) -> httpx2.Response:
+        await anyio.sleep(0.05)
+        return _json(200)
+
+    up, _ = upstream(slow, timeouts=Timeouts(total=None))
+    assert (await up.request("GET", "/x", call=CALL, idempotent=True)).status == 200
+    up, _ = upstream(slow, timeouts=Timeouts(total=0.01))
+    with pytest.raises(ProviderTimeoutError):
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+
+
 # -- error mapping ------------------------------------------------------------------------
 
 
@@ -288,9 +448,15 @@ async def test_every_status_is_mapped(
     ("content", "message"),
     [
         (b'{"error": "plain text error"}', "plain text error"),
+        (b'{"error": "", "message": "the message"}', "the message"),
         (b'{"message": "top-level message"}', "top-level message"),
         (b'{"detail": "a detail"}', "a detail"),
+        (b'{"detail": "a detail", "message": "second"}', "a detail"),
+        (b'{"error": {"code": 7}}', "provider answered HTTP 418"),
+        (b'{"error": null, "detail": null}', "provider answered HTTP 418"),
+        (b'["not", "an", "object"]', "provider answered HTTP 418"),
         (b"<html>Bad Gateway</html>", "provider answered HTTP 418"),
+        (b"\xff\xfe", "provider answered HTTP 418"),
         (b"", "provider answered HTTP 418"),
     ],
 )
@@ -300,6 +466,55 @@ async def test_default_error_parser(upstream, content: bytes, message: str) -> N
     with pytest.raises(InvalidRequestError) as e:
         await up.request("GET", "/x", call=CALL, idempotent=True)
     assert e.value.message == message
+
+
+async def test_default_error_parser_reads_the_openai_envelope(upstream) -> None:
+    """{"error": {message, type, code, param}} gives all four; a numeric code as text."""
+    body = {
+        "error": {
+            "message": "Invalid size",
+            "type": "invalid_request_error",
+            "code": 400,
+            "param": "size",
+        }
+    }
+    up, _ = upstream(_json(400, body), retry=RetryPolicy(attempts=1))
+    with pytest.raises(InvalidRequestError) as e:
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert (e.value.message, e.value.type, e.value.code, e.value.param) == (
+        "Invalid size",
+        "invalid_request_error",
+        "400",
+        "size",
+    )
+
+
+async def test_default_error_parser_takes_googles_status_as_the_type(upstream) -> None:
+    """Google's envelope names its type "status"."""
+    body = {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}
+    up, _ = upstream(_json(400, body), retry=RetryPolicy(attempts=1))
+    with pytest.raises(InvalidRequestError) as e:
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert (e.value.type, e.value.code) == ("INVALID_ARGUMENT", "400")
+
+
+async def test_default_error_parser_reads_fastapi_validation_errors(upstream) -> None:
+    """FastAPI's list of {loc, msg} becomes one message; the first field is the param."""
+    body = {
+        "detail": [
+            {"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"},
+            {"loc": ["body", "input", 0, "url"], "msg": "Invalid URL"},
+            {"msg": "Something else"},
+            "bare text",
+        ]
+    }
+    up, _ = upstream(_json(422, body), retry=RetryPolicy(attempts=1))
+    with pytest.raises(InvalidRequestError) as e:
+        await up.request("GET", "/x", call=CALL, idempotent=True)
+    assert e.value.message == (
+        "prompt: Field required; input.0.url: Invalid URL; Something else; bare text"
+    )
+    assert e.value.param == "prompt"
 
 
 async def test_a_plugin_error_parser_is_used(upstream) -> None:
@@ -414,8 +629,73 @@ async def test_requests_carry_the_key_headers_and_params(upstream) -> None:
     assert first.headers["authorization"] == f"Bearer {KEY}"
     assert first.headers["x-api-version"] == "2"
     assert str(second.url) == "https://other.test/abs"
+    assert "authorization" not in second.headers
+    assert second.headers["x-api-version"] == "2"
     assert "authorization" not in third.headers
     assert bearer(Secret("k")) == {"Authorization": "Bearer k"}
+
+
+@pytest.mark.parametrize(
+    ("url", "keyed"),
+    [
+        ("https://api.acme.test/v2/other", True),
+        ("https://API.acme.test:443/v1/x", True),
+        ("https://assets.acme.test/v.mp4?X-Amz-Signature=abc", False),
+        ("https://acme.test/x", False),
+        ("https://api.acme.test.evil.test/x", False),
+        ("https://api.acme.test:8443/x", False),
+        ("http://api.acme.test/x", False),
+        ("https://cdn.trusted.test/x", True),
+        ("http://cdn.trusted.test/x", False),
+    ],
+)
+@pytest.mark.parametrize("how", ["request", "json"])
+async def test_the_key_goes_only_to_the_base_origin_and_trusted_hosts(
+    upstream, url: str, keyed: bool, how: str
+) -> None:
+    """Absolute URLs get the key only on the base URL's origin or a trusted host (HTTPS)."""
+    up, script = upstream(_json(200), trusted_hosts={"CDN.trusted.test"})
+    if how == "request":
+        await up.request("GET", url, call=CALL, idempotent=True)
+    else:
+        await up.json("GET", url, call=CALL, idempotent=True)
+    (sent,) = script.requests
+    assert ("authorization" in sent.headers) is keyed
+    assert KEY not in str(sent.headers)
+
+
+async def test_trusted_hosts_over_plain_http_when_the_base_is_http(upstream) -> None:
+    """Loopback emulators serve HTTP: a trusted host there gets the key over HTTP too."""
+    up, script = upstream(_json(200), base_url="http://127.0.0.1:9", trusted_hosts={"localhost"})
+    await up.request("GET", "http://localhost:10/x", call=CALL, idempotent=True)
+    await up.request("GET", "http://127.0.0.1:10/x", call=CALL, idempotent=True)
+    keyed = ["authorization" in r.headers for r in script.requests]
+    assert keyed == [True, False]
+
+
+async def test_a_provider_adds_trusted_hosts_with_evolve(upstream) -> None:
+    """attrs.evolve(upstream, trusted_hosts=...) is how a provider trusts another host."""
+    up, script = upstream(_json(200))
+    await up.request("GET", "https://files.acme.test/x", call=CALL, idempotent=True)
+    trusting = attrs.evolve(up, trusted_hosts={"files.acme.test"})
+    await trusting.request("GET", "https://files.acme.test/x", call=CALL, idempotent=True)
+    await trusting.request("GET", "/videos", call=CALL, idempotent=True)
+    assert ["authorization" in r.headers for r in script.requests] == [False, True, True]
+
+
+async def test_custom_auth_headers_follow_the_same_rule(upstream) -> None:
+    """Every header `auth` makes stays home; the caller's own headers still win."""
+
+    def azure(key: Secret) -> dict[str, str]:
+        return {"api-key": key.reveal(), "x-goog-api-key": key.reveal()}
+
+    up, script = upstream(_json(200), auth=azure)
+    await up.request("GET", "/x", call=CALL, idempotent=True, headers={"api-key": "mine"})
+    await up.request("GET", "https://cdn.test/x", call=CALL, idempotent=True)
+    home, away = script.requests
+    assert (home.headers["api-key"], home.headers["x-goog-api-key"]) == ("mine", KEY)
+    assert "api-key" not in away.headers
+    assert "x-goog-api-key" not in away.headers
 
 
 async def test_requests_carry_the_instance_timeouts(upstream) -> None:
@@ -502,6 +782,20 @@ async def test_reply_urls_are_scrubbed(upstream) -> None:
     assert "key=***" in reply.url
 
 
+async def test_library_log_lines_are_scrubbed(upstream, caplog) -> None:
+    """httpx2's own request log line loses a signed URL's tokens."""
+    caplog.set_level(logging.DEBUG)
+    up, _ = upstream(_json(200))
+    url = "https://cdn.test/v.mp4?X-Amz-Signature=s3cretsig&X-Amz-Credential=AKIA123&n=1"
+    await up.request("GET", url, call=CALL, idempotent=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx2"]
+    assert lines
+    assert "s3cretsig" not in caplog.text
+    assert "AKIA123" not in caplog.text
+    assert "X-Amz-Signature=***" in lines[0]
+    assert "n=1" in lines[0]
+
+
 # -- Retry-After parsing ------------------------------------------------------------------
 
 
@@ -510,19 +804,28 @@ async def test_reply_urls_are_scrubbed(upstream) -> None:
     [
         ({"retry-after": "5"}, 5.0),
         ({"retry-after": "0.25"}, 0.25),
-        ({"retry-after": "-3"}, 0.0),
+        ({"retry-after": " 7 "}, 7.0),
         ({"retry-after-ms": "1500"}, 1.5),
         ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
         ({"retry-after-ms": "soon", "retry-after": "9"}, 9.0),
         ({"retry-after-ms": "-5", "retry-after": "2"}, 2.0),
         ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
-        ({"retry-after": "soon"}, None),
+        ({"retry-after": "1e20"}, 1e20),
+        ({"retry-after": "-3"}, math.inf),
+        ({"retry-after": "inf"}, math.inf),
+        ({"retry-after": "-inf"}, math.inf),
+        ({"retry-after": "nan"}, math.inf),
+        ({"retry-after": "1e400"}, math.inf),
+        ({"retry-after-ms": "inf"}, math.inf),
+        ({"retry-after": "soon"}, math.inf),
+        ({"retry-after": "Wed, 99 Foo 2015 07:28:00 GMT"}, math.inf),
+        ({"retry-after": "Wed, 21 Oct 99999999999 07:28:00 GMT"}, math.inf),
         ({"retry-after": ""}, None),
         ({}, None),
     ],
 )
 def test_parse_retry_after(headers: dict[str, str], seconds: float | None) -> None:
-    """Seconds, milliseconds, past HTTP dates and garbage."""
+    """Seconds, milliseconds, past HTTP dates; inf ("too long") for what cannot be used."""
     assert parse_retry_after(httpx2.Headers(headers)) == seconds
 
 
@@ -568,3 +871,28 @@ async def test_observe_upstream_keeps_nothing_unless_asked(upstream) -> None:
         await up.request("GET", "/a", call=CALL, idempotent=True)
     assert log.latency > 0
     assert log.raw_responses == []
+
+
+# -- layering -----------------------------------------------------------------------------
+
+
+def _runtime_imports(node: ast.AST) -> set[str]:
+    """Modules a file imports when it runs (imports under ``if TYPE_CHECKING`` left out)."""
+    if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        return set().union(*map(_runtime_imports, node.orelse))
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {node.module.split(".")[0]} if node.module and not node.level else set()
+    return set().union(*map(_runtime_imports, ast.iter_child_nodes(node)))
+
+
+def test_only_reelgate_http_imports_httpx2() -> None:
+    """The rest of the core reaches the HTTP library through reelgate.http alone."""
+    root = pathlib.Path(reelgate.__file__).parent
+    importers = {
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "httpx2" in _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    assert importers == {"http.py"}

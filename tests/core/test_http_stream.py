@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
+import anyio
+import anyio.abc
 import httpx2
 import pytest
 
-from reelgate.config import RetryPolicy, Secret
-from reelgate.errors import NotFoundError, ProviderError, VideoNotReadyError
+from reelgate.config import RetryPolicy, Secret, Timeouts
+from reelgate.errors import NotFoundError, ProviderError, ProviderTimeoutError, VideoNotReadyError
 from reelgate.http import CHUNK_SIZE, Upstream, make_client
 from reelgate.provider import Call, DownloadStream
 
@@ -243,3 +248,183 @@ async def test_redirect_loops_end(site) -> None:
         async with up.stream("/loop", call=CALL, max_redirects=3):
             pass
     assert len(handler.requests) == 4
+
+
+# -- where the key goes -------------------------------------------------------------------
+
+
+async def test_a_signed_asset_url_on_another_host_gets_no_key(site) -> None:
+    """An absolute URL on a CDN receives no Authorization header, only its own token."""
+    url = "https://assets.cdn.test/v/1.mp4?X-Goog-Signature=abc123&X-Goog-Expires=60"
+    up, handler = site({"assets.cdn.test/v/1.mp4": _video()})
+    async with up.stream(url, call=CALL) as stream:
+        assert await _drain(stream) == BODY
+    (sent,) = handler.requests
+    assert "authorization" not in sent.headers
+    assert sent.url.params["X-Goog-Signature"] == "abc123"
+
+
+async def test_a_trusted_asset_host_gets_the_key(site) -> None:
+    """Hosts trusted by the instance or by the call receive the key."""
+    up, handler = site({"files.acme.test/1": _video()}, trusted_hosts={"files.acme.test"})
+    async with up.stream("https://files.acme.test/1", call=CALL) as stream:
+        await _drain(stream)
+    up, handler2 = site({"files.acme.test/1": _video()})
+    async with up.stream(
+        "https://files.acme.test/1", call=CALL, trusted_hosts={"files.acme.test"}
+    ) as stream:
+        await _drain(stream)
+    assert handler.keyed() + handler2.keyed() == [True, True]
+
+
+async def test_a_cdn_redirecting_within_itself_never_gets_the_key(site) -> None:
+    """A CDN URL that redirects on its own host is followed, with no key at either hop."""
+    up, handler = site(
+        {
+            "assets.cdn.test/a": _redirect("https://assets.cdn.test/b"),
+            "assets.cdn.test/b": _video(),
+        }
+    )
+    async with up.stream("https://assets.cdn.test/a", call=CALL) as stream:
+        await _drain(stream)
+    assert handler.keyed() == [False, False]
+
+
+async def test_a_redirect_to_the_api_host_is_followed_without_leaking(site) -> None:
+    """A CDN URL redirecting to the base origin may get the key there, never on the CDN."""
+    up, handler = site(
+        {
+            "assets.cdn.test/a": _redirect("https://api.acme.test/v1/files/1"),
+            "api.acme.test/v1/files/1": _video(),
+        }
+    )
+    async with up.stream("https://assets.cdn.test/a", call=CALL) as stream:
+        await _drain(stream)
+    assert handler.hosts() == ["assets.cdn.test", "api.acme.test"]
+    assert handler.keyed() == [False, True]
+
+
+async def test_a_redirect_to_a_trusted_host_over_http_gets_no_key(site) -> None:
+    """A downgrade from HTTPS to HTTP never carries the key, trusted host or not."""
+    up, handler = site(
+        {
+            "api.acme.test/v1/content": _redirect("http://cdn.acme.test/v/1.mp4"),
+            "cdn.acme.test/v/1.mp4": _video(),
+        }
+    )
+    async with up.stream("/content", call=CALL, trusted_hosts={"cdn.acme.test"}) as stream:
+        await _drain(stream)
+    assert handler.keyed() == [True, False]
+
+
+# -- deadlines and idle bodies ------------------------------------------------------------
+
+
+class _Slow(httpx2.AsyncByteStream):
+    """A body of `pieces` pieces, one every `gap` seconds."""
+
+    def __init__(self, pieces: int, gap: float) -> None:
+        self.pieces, self.gap = pieces, gap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.pieces):
+            await anyio.sleep(self.gap)
+            yield b"x" * 1000
+
+
+async def test_the_deadline_bounds_opening_only(site) -> None:
+    """A body longer than Timeouts.total streams on; an opening that hangs is cut."""
+    timeouts = Timeouts(read=5.0, total=0.2)
+    up, _ = site(
+        {"api.acme.test/v1/content": httpx2.Response(200, stream=_Slow(8, 0.05))},
+        timeouts=timeouts,
+    )
+    async with up.stream("/content", call=CALL) as stream:
+        assert len(await _drain(stream)) == 8000
+
+    async def hang(request: httpx2.Request) -> httpx2.Response:
+        await anyio.sleep(30)
+        return _video()  # pragma: no cover
+
+    up, _ = site({"api.acme.test/v1/content": hang}, timeouts=timeouts)
+    with anyio.fail_after(5), pytest.raises(ProviderTimeoutError, match="took more than"):
+        async with up.stream("/content", call=CALL):
+            pass
+
+
+def _port(listener: anyio.abc.Listener[Any]) -> int:
+    # anyio's typed attribute look-up, not Django's QuerySet.extra.
+    port: int = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610
+    return port
+
+
+async def _stalling_server(
+    task_status: anyio.abc.TaskStatus[int], *, body: bytes, stall: float
+) -> None:
+    """A loopback HTTP server that sends headers and part of the body, then nothing."""
+
+    async def serve(client: anyio.abc.SocketStream) -> None:
+        async with client:
+            await client.receive()
+            head = (
+                "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\n"
+                f"content-length: {len(body) * 2}\r\n\r\n"
+            )
+            await client.send(head.encode() + body)
+            await anyio.sleep(stall)
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        task_status.started(_port(listener))
+        await listener.serve(serve)
+
+
+async def test_an_idle_download_is_cut_after_the_read_timeout() -> None:
+    """A real socket that stops sending mid-body is cut after Timeouts.read, as a timeout."""
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(partial(_stalling_server, body=b"x" * 5000, stall=30))
+        timeouts = Timeouts(read=0.3, total=5)
+        async with make_client(timeouts=timeouts) as client:
+            up = Upstream(
+                client=client,
+                base_url=f"http://127.0.0.1:{port}",
+                instance="acme",
+                retry=FAST,
+                timeouts=timeouts,
+            )
+            started = time.monotonic()
+            async with up.stream("/v.mp4", call=CALL) as stream:
+                with pytest.raises(ProviderTimeoutError, match="stalled") as e:
+                    await _drain(stream)
+            assert stream.received == 5000
+            assert 0.25 < time.monotonic() - started < 4
+            assert e.value.provider == "acme"
+        tg.cancel_scope.cancel()
+
+
+async def test_http_library_debug_lines_are_scrubbed(caplog) -> None:
+    """httpcore2's DEBUG lines (response headers, a signed Location) lose their tokens."""
+    caplog.set_level(logging.DEBUG)
+
+    async def serve(client: anyio.abc.SocketStream) -> None:
+        async with client:
+            await client.receive()
+            await client.send(
+                b"HTTP/1.1 302 Found\r\ncontent-length: 0\r\n"
+                b"location: https://elsewhere.test/v.mp4?sig=s1gnature99&token=t0ken77\r\n\r\n"
+            )
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = _port(listener)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        async with make_client() as client:
+            up = Upstream(client=client, base_url=f"http://127.0.0.1:{port}", instance="acme")
+            with pytest.raises(ProviderError, match="untrusted host"):
+                async with up.stream("/v?_jwt=eyJ0.eyJ1.c2ln", call=CALL):
+                    pass
+        tg.cancel_scope.cancel()
+    names = {r.name for r in caplog.records}
+    assert "httpcore2.http11" in names
+    assert "httpx2" in names
+    for secret in ("s1gnature99", "t0ken77", "eyJ0.eyJ1.c2ln"):
+        assert secret not in caplog.text

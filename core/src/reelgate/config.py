@@ -58,12 +58,25 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class Timeouts:
-    """Seconds to wait for each phase of an upstream request."""
+    """
+    Seconds to wait for each phase of an upstream request, and for all of it.
+
+    Attributes:
+        connect: Opening a connection.
+        read: Each read: a response, or a download, that sends nothing for this long is
+            cut.
+        write: Each write.
+        pool: Waiting for a free connection of the shared pool.
+        total: One upstream call from start to end, its retries included, so an upstream
+            trickling bytes cannot hold a request longer; for a download it bounds the
+            opening, not the body. None: no overall bound.
+    """
 
     connect: float = 10.0
     read: float = 60.0
     write: float = 60.0
     pool: float = 10.0
+    total: float | None = 300.0
 
 
 @attrs.frozen(kw_only=True)

@@ -22,7 +22,7 @@ body of the `/v1/videos` API (see `reelgate.wire.dumps_error`)::
         └── PluginLoadError ............ ---  a plugin failed to load
 
 Messages never contain a secret: keys and signed URLs' tokens are scrubbed before an
-error is built (`reelgate.http.scrub`).
+error is built (`reelgate._redact.scrub`).
 """
 
 from __future__ import annotations

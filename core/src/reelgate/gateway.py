@@ -37,6 +37,7 @@ from .config import Config, load_config, state_dir
 from .errors import (
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
     ProviderError,
     ReelgateError,
     UnsupportedOperationError,
@@ -514,7 +515,12 @@ class Gateway:
             call = self._call(instance, None, Operation.LIST)
             native_query = attrs.evolve(query, after=native_after)
             page = await self._guarded(call, lister.list(native_query, call=call))
-            videos = [await self._observe(instance, item) for item in page.data]
+            videos = []
+            for item in page.data:
+                known = await self.index.get(instance.name, item.id)
+                if known is not None and known.deleted:
+                    continue  # deleted through reelgate, though the provider keeps it
+                videos.append(await self._observe(instance, item))
             return VideoPage(tuple(videos), page.has_more)
         records, has_more = await self.index.page(
             instance.name, limit=query.limit, order=query.order, after=native_after, owner=owner
@@ -667,8 +673,7 @@ class Gateway:
             elif Operation.CANCEL.value in capabilities and not _finished(record):
                 canceller: SupportsCancel = self._provider(instance, Operation.CANCEL)
                 call = self._call(instance, record, Operation.CANCEL)
-                await self._guarded(call, canceller.cancel(vid.native, call=call))
-                upstream = "cancelled"
+                upstream = await self._cancel(canceller, vid.native, call)
         except NotFoundError:
             if record is None:
                 raise
@@ -676,6 +681,16 @@ class Gateway:
             upstream = "deleted"
         await self.index.mark_deleted(instance.name, vid.native)
         return Deleted(id=VideoId.build(vid.native, instance.name), upstream=upstream)
+
+    async def _cancel(self, canceller: SupportsCancel, native: str, call: Call) -> UpstreamDeletion:
+        """Cancel a job; one the provider refuses to stop (it runs past cancelling) is kept."""
+        try:
+            await self._guarded(call, canceller.cancel(native, call=call))
+        except (InvalidRequestError, PermissionDeniedError) as refused:
+            if not refused.upstream:
+                raise
+            return "kept"
+        return "cancelled"
 
     async def remix(self, video_id: str, prompt: str, *, owner: str | None = None) -> Video:
         """

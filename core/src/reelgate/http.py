@@ -2,45 +2,61 @@
 Talking to upstream APIs: the only module of the core that imports httpx2.
 
 Providers get an `Upstream`, a request helper bound to one instance's base URL, timeouts
-and retry policy over the gateway's shared client. It retries what is safe to retry,
-maps every upstream failure to a `reelgate.errors` type, and scrubs secrets from what it
-reports:
+and retry policy over the gateway's shared client. It sends the key only where it
+belongs, retries what is safe to retry, maps every upstream failure to a
+`reelgate.errors` type, and scrubs secrets from what it reports.
+
+Where the key goes: only to the base URL's origin (scheme, host and port) and to the hosts
+in `Upstream.trusted_hosts` (over HTTPS, or over HTTP when the base URL is plain HTTP).
+An absolute URL on any other host (a CDN, a signed asset URL) gets no credentials,
+whatever the provider asks; redirects are followed only to the request's own host, the
+base host or trusted hosts, with the key under the same rule at every hop.
+
+Retries:
 
 * idempotent requests (``idempotent=True``) are retried on 429, 500, 502, 503, 504,
-  timeouts and connection errors;
+  timeouts, connection errors and malformed JSON;
 * any request, a create included, is retried when it provably never reached the
   provider (the connection could not be opened) or was explicitly refused with 429;
+* the provider's error parser has the last word on an answer it reads: ``retryable=False``
+  stops retries of it (a 5xx that means "the job failed"), ``retryable=True`` makes any
+  status retryable for an idempotent request; neither makes a create retried after a
+  send that may have been accepted (a 5xx, a timeout, a dropped connection);
 * waits are jittered exponential backoff that honours ``retry-after-ms`` and
-  ``Retry-After``, bounded in attempts and in total time (`RetryPolicy`).
+  ``Retry-After``, bounded in attempts and in total time (`RetryPolicy`); a server's
+  delay longer than ``max_retry_after``, or one that cannot be used (``inf``, negative,
+  garbage), is not waited for: the error is raised at once;
+* each call, its retries included, ends by ``Timeouts.total`` (for `Upstream.stream`,
+  its opening): a `ProviderTimeoutError` then.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json as jsonlib
+import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
-from contextlib import aclosing, asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import anyio
 import attrs
 import httpx2
 
-from ._redact import Secret, scrub
-from .config import RetryPolicy, Timeouts
-from .errors import (
-    AuthenticationError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProviderError,
-    ProviderTimeoutError,
-    RateLimitError,
-    ReelgateError,
+from ._observe import UpstreamLog, current_log, observe_upstream
+from ._redact import ScrubFilter, Secret, scrub
+from ._upstream_errors import (
+    ErrorParser,
+    Reply,
+    UpstreamError,
+    default_error_parser,
+    error_for_status,
+    parse_retry_after,
+    usable_delay,
 )
+from .config import RetryPolicy, Timeouts
+from .errors import ProviderError, ProviderTimeoutError, ReelgateError
 from .stream import DownloadStream
 
 if TYPE_CHECKING:
@@ -65,6 +81,19 @@ __all__ = [
 #: Download chunk size: large enough to keep per-chunk overhead negligible.
 CHUNK_SIZE = 64 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The HTTP libraries' loggers: their lines carry URLs, signed ones included. A filter
+#: on a logger sees only records logged to that very logger, hence every name.
+_LIBRARY_LOGGERS = (
+    "httpx2",
+    "httpcore2.connection",
+    "httpcore2.http11",
+    "httpcore2.http2",
+    "httpcore2.proxy",
+    "httpcore2.socks",
+)
+_SCRUB_LOGS = ScrubFilter()
 
 
 def bearer(key: Secret) -> dict[str, str]:
@@ -82,8 +111,13 @@ def make_client(
     Make the gateway's shared HTTP client.
 
     Pooled connections, explicit timeouts, no automatic redirects (downloads follow
-    them only to trusted hosts).
+    them only to trusted hosts). The HTTP libraries' log lines are scrubbed of
+    signed-URL tokens from then on.
     """
+    for name in _LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SCRUB_LOGS not in logger.filters:
+            logger.addFilter(_SCRUB_LOGS)
     t = timeouts or Timeouts()
     return httpx2.AsyncClient(
         timeout=httpx2.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
@@ -93,166 +127,25 @@ def make_client(
     )
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+class _Retry(Exception):  # noqa: N818  # a signal between a try and the retry loop
     """
-    Read the seconds to wait from a response's headers.
+    A failed try worth another: carries the error and the server's delay, if any.
 
-    ``retry-after-ms`` (milliseconds) wins over ``Retry-After`` (seconds or an HTTP
-    date); None when neither is usable.
+    Raised inside `Upstream`'s retry loop only; the error it wraps is what callers see.
     """
-    if not isinstance(headers, httpx2.Headers):
-        headers = {name.lower(): value for name, value in headers.items()}
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            value = float(ms) / 1000
-        except ValueError:
-            pass
-        else:
-            if value >= 0:
-                return value
-    if (raw := headers.get("retry-after")) is not None:
-        try:
-            seconds = float(raw)
-        except ValueError:
-            parsed = email.utils.parsedate_tz(raw)
-            if parsed is None:
-                return None
-            seconds = email.utils.mktime_tz(parsed) - time.time()
-        return max(0.0, seconds)
-    return None
 
-
-@attrs.frozen
-class Reply:
-    """A successful upstream response, read whole."""
-
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    url: str
-
-    def json(self) -> Any:
-        """
-        The body as JSON.
-
-        Raises:
-            ProviderError: The body is not JSON.
-        """
-        try:
-            return jsonlib.loads(self.content)
-        except ValueError:
-            raise ProviderError(
-                f"malformed JSON in the provider's response (HTTP {self.status})"
-            ) from None
-
-
-@attrs.frozen(kw_only=True)
-class UpstreamError:
-    """What a provider's error body says, as its plugin's `ErrorParser` reads it."""
-
-    message: str
-    type: str | None = None
-    code: str | None = None
-    param: str | None = None
-    retry_after: float | None = None
-    raw: Any = None
-
-
-#: Reads a provider's error body (a non-2xx `Reply`) into an `UpstreamError`.
-ErrorParser = Callable[[Reply], UpstreamError]
-
-
-def _default_error_parser(reply: Reply) -> UpstreamError:
-    try:
-        body = jsonlib.loads(reply.content)
-    except ValueError:
-        body = None
-    message: str | None = None
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict):
-            message = err.get("message")
-        elif isinstance(err, str):
-            message = err
-        message = message or body.get("message") or body.get("detail")
-    return UpstreamError(
-        message=str(message) if message else f"provider answered HTTP {reply.status}", raw=body
-    )
-
-
-_STATUS_ERRORS: dict[int, type[ReelgateError]] = {
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: ProviderTimeoutError,
-    429: RateLimitError,
-    504: ProviderTimeoutError,
-}
-
-
-def error_for_status(
-    status: int,
-    detail: UpstreamError,
-    *,
-    call: Call | None = None,
-    secrets: Collection[Secret | str] = (),
-    ambiguous: bool = False,
-) -> ReelgateError:
-    """
-    Build the reelgate error for an upstream status.
-
-    401 authentication, 403 permission, 404 not found, 429 rate limit, 408/504 timeout,
-    other 5xx provider error, other 4xx invalid request. Type, code and param are kept
-    from the upstream body.
-    """
-    cls = _STATUS_ERRORS.get(status)
-    if cls is None:
-        cls = ProviderError if status >= 500 else InvalidRequestError
-    kwargs: dict[str, Any] = {
-        "type": detail.type,
-        "code": detail.code,
-        "param": detail.param,
-        "provider": call.instance if call else None,
-        "request_type": call.request_type if call else None,
-        "upstream": True,
-        "ambiguous": ambiguous and status >= 500,
-        "raw_response": _scrub_json(detail.raw, secrets),
-    }
-    message = scrub(detail.message, secrets)
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=detail.retry_after, **kwargs)
-    return cls(message, **kwargs)
-
-
-def _scrub_json(value: Any, secrets: Collection[Secret | str]) -> Any:
-    if value is None:
-        return None
-    return jsonlib.loads(scrub(jsonlib.dumps(value), secrets))
-
-
-class _Retry:
-    """Marks an error as safe to retry (with an optional server-given delay)."""
-
-    def __init__(self, delay: float | None) -> None:
+    def __init__(self, error: ReelgateError, delay: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
         self.delay = delay
 
 
-def _retryable(error: ReelgateError, delay: float | None = None) -> ReelgateError:
-    error.__dict__["_reelgate_retry"] = _Retry(delay)
-    return error
+def _origin(url: httpx2.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
-def _retry_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
-    def hook(exc: Exception) -> bool | float:
-        marker = exc.__dict__.get("_reelgate_retry") if isinstance(exc, ReelgateError) else None
-        if marker is None:
-            return False
-        if marker.delay is None:
-            return True
-        delay: float = marker.delay
-        return False if delay > policy.max_retry_after else delay
-
-    return hook
+def _host_set(hosts: Collection[str]) -> frozenset[str]:
+    return frozenset(host.lower() for host in hosts)
 
 
 @attrs.define
@@ -262,13 +155,15 @@ class Upstream:
 
     Attributes:
         client: The gateway's shared HTTP client.
-        base_url: Prefix of relative paths.
+        base_url: Prefix of relative paths; its origin receives the key.
         instance: The instance name, for errors.
         retry: The retry policy.
-        timeouts: Per-request timeouts.
+        timeouts: Per-request timeouts, and the deadline of each call.
         parse_error: Reads the provider's error envelope.
         auth: Turns a key into headers (`bearer` by default).
         headers: Headers sent with every request (e.g. an API version).
+        trusted_hosts: Hosts besides the base URL's that may receive the key (a provider
+            adds them with ``attrs.evolve(upstream, trusted_hosts=...)``).
     """
 
     client: httpx2.AsyncClient
@@ -276,9 +171,17 @@ class Upstream:
     instance: str
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     timeouts: Timeouts = attrs.field(factory=Timeouts)
-    parse_error: ErrorParser = _default_error_parser
+    parse_error: ErrorParser = default_error_parser
     auth: Callable[[Secret], Mapping[str, str]] = bearer
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    trusted_hosts: frozenset[str] = attrs.field(default=frozenset(), converter=_host_set)
+    _base_origin: tuple[str, str, int | None] | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            self._base_origin = _origin(httpx2.URL(self.base_url))
+        except (httpx2.InvalidURL, ValueError, TypeError):
+            self._base_origin = None  # reported when a request is made with it
 
     def url(self, path: str) -> str:
         """`path` resolved against the base URL (absolute URLs pass through)."""
@@ -286,9 +189,20 @@ class Upstream:
             return path
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def _timeout(self) -> httpx2.Timeout:
-        t = self.timeouts
-        return httpx2.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool)
+    def may_receive_key(self, url: httpx2.URL, trusted_hosts: Collection[str] = ()) -> bool:
+        """
+        Whether `url` may receive the key: the base URL's origin, or a trusted host.
+
+        A trusted host gets it over HTTPS, or over HTTP only when the base URL is HTTP.
+        """
+        origin = _origin(url)
+        if origin == self._base_origin:
+            return True
+        if url.host not in self.trusted_hosts and url.host not in trusted_hosts:
+            return False
+        return url.scheme == "https" or (
+            self._base_origin is not None and self._base_origin[0] == url.scheme
+        )
 
     def _build(
         self,
@@ -298,44 +212,86 @@ class Upstream:
         call: Call,
         authenticate: bool,
         headers: Mapping[str, str] | None,
+        trusted_hosts: Collection[str] = (),
         **kwargs: Any,
     ) -> httpx2.Request:
-        merged = dict(self.headers)
-        if authenticate and call.key is not None:
-            merged.update(self.auth(call.key))
-        if headers:
-            merged.update(headers)
+        merged = {**self.headers, **headers} if headers else self.headers
         try:
-            return self.client.build_request(
+            request = self.client.build_request(
                 method, self.url(path), headers=merged, timeout=self._timeout(), **kwargs
             )
         except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, ValueError) as exc:
             raise _invalid_url(call, exc, self._secrets(call)) from None
+        if (
+            authenticate
+            and call.key is not None
+            and self.may_receive_key(request.url, trusted_hosts)
+        ):
+            # The caller's own headers still win over the key's, as they always have.
+            request.headers.update({**self.auth(call.key), **(headers or {})})
+        return request
+
+    def _timeout(self) -> httpx2.Timeout:
+        t = self.timeouts
+        return httpx2.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool)
 
     def _secrets(self, call: Call) -> tuple[Secret, ...]:
         return (call.key,) if call.key is not None else ()
 
-    async def _retrying(self, attempt: Callable[[], Any]) -> Any:
+    def _retry_on(self, exc: Exception) -> bool | float:
+        """
+        The retry policy, as stamina's one predicate.
+
+        Only a `_Retry` is retried: after the server's delay when it gave one it is
+        worth waiting for, after the backoff when it gave none.
+        """
+        if not isinstance(exc, _Retry):
+            return False
+        if exc.delay is None:
+            return True
+        return exc.delay if exc.delay <= self.retry.max_retry_after else False
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[Any]], call: Call) -> Any:
+        """Run `attempt` under the retry policy and the call's deadline."""
+        total = self.timeouts.total
+        try:
+            if total is None:
+                return await self._tries(attempt)
+            with anyio.move_on_after(total):
+                return await self._tries(attempt)
+        except _Retry as last:
+            raise last.error from None
+        # Only the deadline's own cancellation gets here: a TimeoutError raised inside
+        # a try is not taken for it.
+        raise ProviderTimeoutError(
+            f"{call.instance} ({call.request_type}) took more than {total:g} s",
+            call=call,
+            ambiguous=True,
+        )
+
+    async def _tries(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         policy = self.retry
-        hook = _retry_hook(policy)
         started = time.monotonic()
-        # The first try runs bare: setting up the retry machinery costs ~50 µs a call,
-        # paid only once a try has failed in a way worth retrying.
+        # Entering stamina's retry context costs ~150 µs a call (tenacity builds its
+        # machinery each time), more than a whole request over a pooled connection, and
+        # most calls succeed at once. So the first try runs bare, and stamina takes over
+        # only once it failed in a way worth retrying: its first attempt replays that
+        # failure, so that stamina schedules the backoff exactly as if it had made it.
         try:
             return await attempt()
-        except ReelgateError as e:
-            if policy.attempts <= 1 or hook(e) is False:
+        except _Retry as failure:
+            if policy.attempts <= 1 or self._retry_on(failure) is False:
                 raise
-            first = e
-
-        import stamina  # noqa: PLC0415  # tenacity is slow to import; only needed here
-
+            first = failure
         left = policy.timeout - (time.monotonic() - started)
         if left <= 0:
             raise first
-        failed: ReelgateError | None = first
+
+        import stamina  # noqa: PLC0415  # tenacity is slow to import; only needed here
+
+        replay: _Retry | None = first
         async for try_ in stamina.retry_context(
-            on=hook,
+            on=self._retry_on,
             attempts=policy.attempts,
             timeout=left,
             wait_initial=policy.wait_initial,
@@ -343,10 +299,9 @@ class Upstream:
             wait_jitter=policy.wait_jitter,
         ):
             with try_:
-                if failed is not None:
-                    # stamina's first try is the one already made: it schedules the wait.
-                    error, failed = failed, None
-                    raise error
+                if replay is not None:
+                    failed, replay = replay, None
+                    raise failed
                 return await attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -361,39 +316,46 @@ class Upstream:
         if isinstance(exc, httpx2.TimeoutException):
             phase = type(exc).__name__.replace("Timeout", "").lower() or "request"
             error = ProviderTimeoutError(
-                f"{where} timed out ({phase})",
-                provider=call.instance,
-                request_type=call.request_type,
-                ambiguous=not never_sent,
+                f"{where} timed out ({phase})", call=call, ambiguous=not never_sent
             )
         elif never_sent:
             error = ProviderError(
                 f"could not connect to {where}: {scrub(str(exc), secrets) or 'connection refused'}",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
             )
         elif isinstance(exc, httpx2.UnsupportedProtocol):
             raise _invalid_url(call, exc, secrets) from None
         else:
             error = ProviderError(
                 f"connection to {where} failed: {scrub(str(exc), secrets) or type(exc).__name__}",
-                provider=call.instance,
-                request_type=call.request_type,
+                call=call,
                 ambiguous=True,
             )
         if never_sent or idempotent:
-            _retryable(error)
+            raise _Retry(error) from None
         raise error from None
 
-    def _status_error(self, reply: Reply, call: Call, idempotent: bool) -> ReelgateError:
+    def _status_error(self, reply: Reply, call: Call, idempotent: bool) -> Exception:
+        """The error for a non-2xx answer: a `_Retry` around it when it is worth another try."""
         detail = self.parse_error(reply)
-        if detail.retry_after is None:
-            detail = attrs.evolve(detail, retry_after=parse_retry_after(reply.headers))
-        error = error_for_status(
-            reply.status, detail, call=call, secrets=self._secrets(call), ambiguous=True
+        delay = usable_delay(
+            detail.retry_after
+            if detail.retry_after is not None
+            else parse_retry_after(reply.headers)
         )
-        if reply.status == 429 or (idempotent and reply.status in (500, 502, 503, 504)):
-            _retryable(error, detail.retry_after)
+        error = error_for_status(
+            reply.status,
+            attrs.evolve(detail, retry_after=delay),
+            call=call,
+            secrets=self._secrets(call),
+            ambiguous=True,
+        )
+        if detail.retryable is False:
+            return error
+        if reply.status == 429 or (
+            idempotent and (detail.retryable or reply.status in _RETRY_STATUSES)
+        ):
+            return _Retry(error, delay)
         return error
 
     async def request(
@@ -416,7 +378,8 @@ class Upstream:
 
         Args:
             method: The HTTP method.
-            path: Relative to `base_url`, or an absolute URL.
+            path: Relative to `base_url`, or an absolute URL (which gets the key only on
+                the base URL's origin or a trusted host).
             call: The operation (its key authenticates the request).
             idempotent: Whether a retry after an ambiguous failure is safe.
             params: Query parameters (None values are dropped).
@@ -425,7 +388,7 @@ class Upstream:
             files: Multipart file parts, as httpx2 takes them.
             content: A raw body.
             headers: Extra headers.
-            authenticate: Whether to send the key.
+            authenticate: Whether to send the key (where it may go).
 
         Returns:
             The response, for any 2xx status.
@@ -446,7 +409,7 @@ class Upstream:
             headers=headers,
             authenticate=authenticate,
         )
-        reply: Reply = await self._retrying(send)
+        reply: Reply = await self._retrying(send, call)
         return reply
 
     async def json(
@@ -463,13 +426,16 @@ class Upstream:
         async def attempt() -> Any:
             reply = await send()
             try:
-                return reply.json()
-            except ProviderError as e:
-                e.provider, e.request_type = call.instance, call.request_type
-                e.ambiguous = not idempotent
-                raise _retryable(e) if idempotent else e from None
+                return jsonlib.loads(reply.content)
+            except ValueError:
+                error = ProviderError(
+                    f"malformed JSON in the provider's response (HTTP {reply.status})",
+                    call=call,
+                    ambiguous=not idempotent,
+                )
+                raise _Retry(error) if idempotent else error from None
 
-        return await self._retrying(attempt)
+        return await self._retrying(attempt, call)
 
     def _sender(
         self,
@@ -507,8 +473,9 @@ class Upstream:
                 response.content,
                 scrub(str(response.url), secrets),
             )
-            if (log := _upstream_log.get()) is not None:
-                log.record(reply, time.perf_counter() - started, secrets)
+            if (log := current_log()) is not None:
+                content_type = reply.headers.get("content-type", "")
+                log.record(time.perf_counter() - started, content_type, reply.content, secrets)
             if not 200 <= reply.status < 300:
                 raise self._status_error(reply, call, idempotent)
             return reply
@@ -531,76 +498,52 @@ class Upstream:
         """
         GET an asset and stream it, never holding it whole in memory.
 
-        Redirects are followed only to the request's own host or to `trusted_hosts`,
-        and the key is sent only to those. Opening is retried like an idempotent
-        request; a failure mid-stream raises `ProviderError`.
+        The key goes only where `may_receive_key` allows, `trusted_hosts` adding to the
+        instance's own. Redirects are followed only to the URL's own host, the base
+        URL's host or trusted hosts. Opening is retried like an idempotent request and
+        bounded by ``Timeouts.total``; the body by ``Timeouts.read`` between bytes; a
+        failure mid-stream raises `ProviderError`.
 
         Yields:
             The stream; the connection is released when the block exits.
         """
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        secrets = self._secrets(call)
+        trusted = _host_set(trusted_hosts)
 
         async def open_() -> httpx2.Response:
             target = self.url(url)
-            try:
-                origin = urlsplit(target).hostname
-            except ValueError as exc:
-                raise _invalid_url(call, exc, secrets) from None
-            trusted = {origin, *trusted_hosts}
-            send_key = authenticate
+            follow: set[str] | None = None
             for _ in range(max_redirects + 1):
                 request = self._build(
                     "GET",
                     target,
                     call=call,
-                    authenticate=send_key,
+                    authenticate=authenticate,
                     headers=headers,
                     params=query or None,
+                    trusted_hosts=trusted,
                 )
+                if follow is None:
+                    follow = {request.url.host, *self.trusted_hosts, *trusted}
+                    if self._base_origin is not None:
+                        follow.add(self._base_origin[1])
                 try:
                     response = await self.client.send(request, stream=True)
                 except httpx2.HTTPError as exc:
                     self._transport_error(exc, call, idempotent=True)
                 if response.is_redirect and (location := response.headers.get("location")):
                     await response.aclose()
-                    try:
-                        target = urljoin(str(response.url), location)
-                        host = urlsplit(target).hostname
-                    except ValueError as exc:
-                        raise _invalid_url(call, exc, secrets) from None
-                    if host not in trusted:
-                        raise ProviderError(
-                            f"{call.instance} redirected the download to an untrusted "
-                            f"host {host!r}",
-                            provider=call.instance,
-                            request_type=call.request_type,
-                        )
+                    target = self._redirect_target(response, location, follow, call)
                     query.clear()
-                    send_key = authenticate and host in trusted
                     continue
                 if not 200 <= response.status_code < 300:
-                    try:
-                        body = await _read_limited(response)
-                    except httpx2.HTTPError:
-                        body = b""
-                    finally:
-                        await response.aclose()
-                    reply = Reply(
-                        response.status_code,
-                        response.headers,
-                        body,
-                        scrub(str(response.url), secrets),
-                    )
-                    raise self._status_error(reply, call, idempotent=True)
+                    raise await self._stream_error(response, call)
                 return response
             raise ProviderError(
-                f"{call.instance} redirected the download too many times",
-                provider=call.instance,
-                request_type=call.request_type,
+                f"{call.instance} redirected the download too many times", call=call
             )
 
-        response: httpx2.Response = await self._retrying(open_)
+        response: httpx2.Response = await self._retrying(open_, call)
         try:
             length = response.headers.get("content-length")
             encoded = response.headers.get("content-encoding", "identity") != "identity"
@@ -612,6 +555,32 @@ class Upstream:
         finally:
             await response.aclose()
 
+    def _redirect_target(
+        self, response: httpx2.Response, location: str, follow: Collection[str], call: Call
+    ) -> str:
+        try:
+            target = urljoin(str(response.url), location)
+            host = httpx2.URL(target).host
+        except (httpx2.InvalidURL, ValueError) as exc:
+            raise _invalid_url(call, exc, self._secrets(call)) from None
+        if host not in follow:
+            raise ProviderError(
+                f"{call.instance} redirected the download to an untrusted host {host!r}",
+                call=call,
+            )
+        return target
+
+    async def _stream_error(self, response: httpx2.Response, call: Call) -> Exception:
+        try:
+            body = await _read_limited(response)
+        except httpx2.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        url = scrub(str(response.url), self._secrets(call))
+        reply = Reply(response.status_code, response.headers, body, url)
+        return self._status_error(reply, call, idempotent=True)
+
     async def _chunks(self, response: httpx2.Response, call: Call) -> AsyncIterator[bytes]:
         try:
             # Chunks pass on as the socket delivers them (64 KiB reads): re-chunking to
@@ -620,11 +589,15 @@ class Upstream:
             async with aclosing(response.aiter_bytes()) as chunks:
                 async for chunk in chunks:
                     yield chunk
+        except httpx2.TimeoutException:
+            raise ProviderTimeoutError(
+                f"download from {call.instance} stalled: nothing received for "
+                f"{self.timeouts.read:g} s",
+                call=call,
+            ) from None
         except httpx2.HTTPError as exc:
             raise ProviderError(
-                f"download from {call.instance} was cut off: {type(exc).__name__}",
-                provider=call.instance,
-                request_type=call.request_type,
+                f"download from {call.instance} was cut off: {type(exc).__name__}", call=call
             ) from None
 
 
@@ -646,48 +619,6 @@ async def _read_limited(response: httpx2.Response) -> bytes:
         if size >= _ERROR_BODY_LIMIT:
             break
     return b"".join(parts)[:_ERROR_BODY_LIMIT]
-
-
-@attrs.define
-class UpstreamLog:
-    """
-    What upstream calls made inside `observe_upstream` took and answered.
-
-    Attributes:
-        latency: Seconds spent waiting for upstream responses.
-        raw_responses: Their JSON bodies, secrets scrubbed (only when asked for).
-    """
-
-    keep_raw: bool = False
-    latency: float = 0.0
-    raw_responses: list[Any] = attrs.field(factory=list)
-
-    def record(self, reply: Reply, seconds: float, secrets: Collection[Secret | str]) -> None:
-        """Add one upstream response."""
-        self.latency += seconds
-        if self.keep_raw and "json" in reply.headers.get("content-type", ""):
-            try:
-                self.raw_responses.append(_scrub_json(jsonlib.loads(reply.content), secrets))
-            except ValueError:
-                self.raw_responses.append(None)
-
-
-_upstream_log: ContextVar[UpstreamLog | None] = ContextVar("reelgate_upstream_log", default=None)
-
-
-@contextmanager
-def observe_upstream(*, keep_raw: bool = False) -> Iterator[UpstreamLog]:
-    """
-    Measure the upstream calls made inside the block, and keep their bodies if asked.
-
-    The server reports them as ``extra_fields.latency`` and ``raw_response``.
-    """
-    log = UpstreamLog(keep_raw=keep_raw)
-    token = _upstream_log.set(log)
-    try:
-        yield log
-    finally:
-        _upstream_log.reset(token)
 
 
 class ConnectionDropped(Exception):  # noqa: N818  # a signal, not an error report

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = [
     "OPERATIONS",
     "Call",
-    "DownloadStream",
     "Operation",
     "Provider",
     "ProviderRegistry",

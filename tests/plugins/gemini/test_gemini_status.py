@@ -11,6 +11,7 @@ from conftest import Connect
 from reelgate import (
     Call,
     CreateVideo,
+    InvalidRequestError,
     ProviderError,
     RateLimitError,
     UnsupportedOperationError,
@@ -219,14 +220,21 @@ async def test_retry_info_sets_retry_after(connect: Connect, emulator: GoogleEmu
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("native", "words"),
+    [
+        ("models/../../files/x/operations/1", "segment"),  # the core's rule for every provider
+        ("files/abc", "operation name"),  # the plugin's own
+    ],
+)
 async def test_malformed_native_id_is_invalid(
-    connect: Connect, emulator: GoogleEmulator, provider_type: str
+    connect: Connect, emulator: GoogleEmulator, provider_type: str, native: str, words: str
 ) -> None:
     """A native id that is no operation name of the API is refused without a request."""
     gateway = await connect(emulator, provider_type)
-    with pytest.raises(Exception, match="operation name") as caught:
-        await gateway.retrieve(VideoId.build("models/../../files/x/operations/1", "g"))
-    assert caught.value.param == "video_id"  # type: ignore[attr-defined]
+    with pytest.raises(InvalidRequestError, match=words) as caught:
+        await gateway.retrieve(VideoId.build(native, "g"))
+    assert caught.value.param == "video_id"
     assert emulator.faults.seen == []
 
 

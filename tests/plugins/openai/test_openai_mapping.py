@@ -27,11 +27,11 @@ from reelgate import (
 )
 from reelgate.config import Config, InstanceConfig
 from reelgate.emulation import FILTER, SLOW, Fault, Faults, serve
-from reelgate.http import Reply, emulator_transport, make_client
+from reelgate.http import Reply, default_error_parser, emulator_transport, make_client
 from reelgate.ids import VideoId
 from reelgate.plugins import Plugins
 from reelgate.store import MemoryJobIndex
-from reelgate_openai import DEFAULT_BASE_URL, ModelLimits, parse_error, to_video
+from reelgate_openai import DEFAULT_BASE_URL, ModelLimits, to_video
 from reelgate_openai.emulator import Received, create_app
 
 pytestmark = pytest.mark.anyio
@@ -483,15 +483,15 @@ async def test_wrong_key_is_an_authentication_error(
         (b'{"detail": "model not loaded"}', "model not loaded", None),
         (b'{"error": "busy"}', "busy", None),
         (b'{"message": "nope"}', "nope", None),
-        (b"<html>bad gateway</html>", "the API answered HTTP 502", None),
+        (b"<html>bad gateway</html>", "provider answered HTTP 502", None),
         (b'{"error": {"message": "m", "type": "t", "code": 7, "param": "p"}}', "m", "7"),
     ],
 )
 def test_parse_error_reads_compatible_servers(
     content: bytes, message: str, code: str | None
 ) -> None:
-    """Error bodies of servers that speak the format loosely still give a readable message."""
-    detail = parse_error(Reply(502, {}, content, "http://x/v1/videos"))
+    """The core's default parser, which the plugin uses, reads loosely spoken error bodies."""
+    detail = default_error_parser(Reply(502, {}, content, "http://x/v1/videos"))
     assert detail.message == message
     assert detail.code == code
 

@@ -31,6 +31,7 @@ from typing import Any, Self
 
 import attrs
 
+from ..call import Call
 from ..config import ProviderSettings
 from ..errors import InvalidRequestError, NotFoundError, VideoNotReadyError
 from ..hookspecs import hookimpl
@@ -43,7 +44,8 @@ from ..model import (
     VideoError,
     VideoStatus,
 )
-from ..provider import Call, DownloadStream, ProviderRegistry, ProviderSetup, ProviderSpec
+from ..provider import ProviderRegistry, ProviderSetup, ProviderSpec
+from ..stream import DownloadStream
 
 __all__ = ["SimProvider", "SimSettings", "reelgate_register_providers"]
 

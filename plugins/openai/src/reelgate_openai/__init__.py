@@ -37,7 +37,7 @@ from reelgate.errors import (
     ReelgateError,
     VideoNotReadyError,
 )
-from reelgate.http import Reply, Upstream, UpstreamError
+from reelgate.http import Reply, Upstream
 from reelgate.model import ContentFilter, VideoError, cancelled_error
 from reelgate.status import upstream_status
 
@@ -50,7 +50,6 @@ __all__ = [
     "ModelLimits",
     "OpenAIProvider",
     "OpenAISettings",
-    "parse_error",
     "reelgate_register_providers",
     "to_video",
 ]
@@ -148,34 +147,6 @@ _FILTER_CODES = frozenset({"moderation_blocked", "content_policy_violation", "co
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def parse_error(reply: Reply) -> UpstreamError:
-    """
-    Read OpenAI's error envelope, keeping its type, code and param.
-
-    The envelope is ``{"error": {"message", "type", "param", "code"}}``; the
-    ``{"detail": ...}`` or ``{"message": ...}`` bodies of compatible servers are read too.
-    """
-    try:
-        body = reply.json()
-    except ProviderError:
-        return UpstreamError(message=f"the API answered HTTP {reply.status}")
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return UpstreamError(
-            message=_text(error.get("message")) or f"the API answered HTTP {reply.status}",
-            type=_text(error.get("type")),
-            code=_text(error.get("code")),
-            param=_text(error.get("param")),
-            raw=body,
-        )
-    message = None
-    if isinstance(body, dict):
-        message = next(
-            (body[k] for k in ("error", "detail", "message") if isinstance(body.get(k), str)), None
-        )
-    return UpstreamError(message=message or f"the API answered HTTP {reply.status}", raw=body)
 
 
 def _json(reply: Reply, call: reelgate.Call, *, ambiguous: bool) -> Any:
@@ -301,7 +272,6 @@ class OpenAIProvider:
         upstream = attrs.evolve(
             setup.upstream,
             base_url=settings.base_url or DEFAULT_BASE_URL,
-            parse_error=parse_error,
             headers=headers,
         )
         return cls(upstream, settings.models)
@@ -476,7 +446,7 @@ class OpenAIProvider:
 
 @reelgate.hookimpl
 def reelgate_register_providers(registry: reelgate.ProviderRegistry) -> None:
-    """Register the ``openai`` provider type."""
+    """Register the ``openai`` and ``azure`` provider types."""
     registry.add(
         reelgate.ProviderSpec(
             type="openai",
@@ -492,3 +462,8 @@ def reelgate_register_providers(registry: reelgate.ProviderRegistry) -> None:
             description="the OpenAI videos API (/v1/videos) and servers that speak it",
         )
     )
+    registry.add(azure.spec)
+
+
+# Last: the azure type builds on the names above.
+from . import azure  # noqa: E402

@@ -21,6 +21,11 @@ Jobs are queued, then in progress with rising ``progress``, then completed after
 leaves the queue (``moderation_blocked``), with ``[emulate:slow]`` takes a minute. Responses carry
 ``openai-poll-after-ms``; errors are OpenAI's envelope ``{"error": {"message", "type",
 "param", "code"}}``; every request needs ``Authorization: Bearer <key>``.
+
+``create_app(mode="azure")`` (``--mode azure``) is Azure OpenAI's v1 API instead: the same
+operations under ``/openai/v1``, the key in an ``api-key`` header or a bearer token (an
+Entra token), an optional ``api-version`` query parameter, and Azure's own 401 body
+``{"error": {"code": "401", "message": ...}}``.
 """
 
 from __future__ import annotations
@@ -330,6 +335,8 @@ def create_app(
     models: Mapping[str, ModelLimits] | None = None,
     poll_after_ms: int = 10,
     received: list[Received] | None = None,
+    mode: str = "openai",
+    api_versions: Collection[str] | None = None,
 ) -> FaultMiddleware:
     """
     A fresh emulator with its own jobs.
@@ -343,13 +350,24 @@ def create_app(
         models: The models served, with their durations and sizes (default: OpenAI's).
         poll_after_ms: The ``openai-poll-after-ms`` hint sent with every video.
         received: A list to append every create request to, as it was read.
+        mode: ``openai`` (paths under ``/v1``, ``Authorization: Bearer``) or ``azure``
+            (Azure OpenAI's v1 API: paths under ``/openai/v1``, the key in ``api-key`` or
+            a bearer token, Azure's 401 body).
+        api_versions: In ``azure`` mode, the ``api-version`` values accepted (default:
+            any, or none).
     """
+    if mode not in ("openai", "azure"):
+        raise ValueError(f"mode must be 'openai' or 'azure', not {mode!r}")
+    azure = mode == "azure"
+    prefix = "/openai/v1" if azure else "/v1"
     jobs: dict[str, _Job] = {}
     served = dict(models if models is not None else DEFAULT_MODELS)
     poll = {POLL_AFTER_HEADER: str(poll_after_ms)}
     keys = frozenset(api_keys) if api_keys is not None else None
 
     def denied(request: Request) -> Response | None:
+        if azure:
+            return _azure_denied(request, keys, api_versions)
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return _error(
@@ -628,28 +646,66 @@ def create_app(
 
     routes = Starlette(
         routes=[
-            Route("/v1/videos", create, methods=["POST"]),
-            Route("/v1/videos", list_videos, methods=["GET"]),
-            Route("/v1/videos/{video_id}", retrieve, methods=["GET"]),
-            Route("/v1/videos/{video_id}", delete, methods=["DELETE"]),
-            Route("/v1/videos/{video_id}/content", content, methods=["GET"]),
-            Route("/v1/videos/{video_id}/remix", remix, methods=["POST"]),
+            Route(f"{prefix}/videos", create, methods=["POST"]),
+            Route(f"{prefix}/videos", list_videos, methods=["GET"]),
+            Route(f"{prefix}/videos/{{video_id}}", retrieve, methods=["GET"]),
+            Route(f"{prefix}/videos/{{video_id}}", delete, methods=["DELETE"]),
+            Route(f"{prefix}/videos/{{video_id}}/content", content, methods=["GET"]),
+            Route(f"{prefix}/videos/{{video_id}}/remix", remix, methods=["POST"]),
         ]
     )
     return FaultMiddleware(routes, faults, error_body=error_body)
+
+
+_AZURE_NO_KEY = (
+    "Access denied due to missing subscription key. "
+    "Make sure to include subscription key when making requests to an API."
+)
+_AZURE_BAD_KEY = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
+    "provide a valid key for an active subscription and use a correct regional API "
+    "endpoint for your resource."
+)
+
+
+def _azure_error(status: int, code: str, message: str) -> Response:
+    """Azure's own envelope, ``{"error": {"code", "message"}}``, for what its gateway refuses."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    headers = {**_headers(), "apim-request-id": secrets.token_hex(16), "x-ms-region": "East US 2"}
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def _azure_denied(
+    request: Request, keys: frozenset[str] | None, api_versions: Collection[str] | None
+) -> Response | None:
+    """Azure's checks: ``api-key`` or a bearer token, then the ``api-version``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    key = request.headers.get("api-key") or (token.strip() if scheme.lower() == "bearer" else "")
+    if not key:
+        return _azure_error(401, "401", _AZURE_NO_KEY)
+    if keys is not None and key not in keys:
+        return _azure_error(401, "401", _AZURE_BAD_KEY)
+    version = request.query_params.get("api-version")
+    if api_versions is not None and version not in api_versions:
+        return _azure_error(
+            400, "BadRequest", f"API version not supported: {version or '(none given)'}"
+        )
+    return None
 
 
 def _cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--job-seconds", type=float, default=2.0)
     parser.add_argument("--video-bytes", type=int, default=None)
+    parser.add_argument("--mode", choices=("openai", "azure"), default="openai")
     options, rest = parser.parse_known_args(argv)
     make: Callable[[], FaultMiddleware] = lambda: create_app(  # noqa: E731  # a factory for main
-        job_seconds=options.job_seconds, video_bytes=options.video_bytes
+        job_seconds=options.job_seconds, video_bytes=options.video_bytes, mode=options.mode
     )
     main(
         make,
-        description="Emulator of the OpenAI videos API (options: --job-seconds S, --video-bytes N)",
+        description="Emulator of the OpenAI videos API "
+        "(options: --job-seconds S, --video-bytes N, --mode openai|azure)",
         default_port=8090,
         argv=rest,
     )

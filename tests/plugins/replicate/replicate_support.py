@@ -1,0 +1,33 @@
+"""What the Replicate plugin's tests share besides fixtures: the test instance and a clock."""
+
+from __future__ import annotations
+
+import reelgate
+from reelgate.config import Secret
+
+KEY = "r8_replicate-test-0123456789abcdef"
+KEY_ENV = "REELGATE_REPLICATE_TEST_KEY"
+INSTANCE = "rep"
+JOB_SECONDS = 10.0
+START = 1_795_000_000.25
+
+
+class Clock:
+    """The emulator's time, moved by the test."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` pass."""
+        self.now += seconds
+
+
+def call(operation: str, model: str | None = None) -> reelgate.Call:
+    """A provider call of the test instance, with the test key."""
+    return reelgate.Call(
+        instance=INSTANCE, operation=operation, key=Secret(KEY, name=KEY_ENV), model=model
+    )
