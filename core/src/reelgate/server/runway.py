@@ -101,10 +101,17 @@ def _invalid(message: str, param: str) -> InvalidRequestError:
 # -- requests ---------------------------------------------------------------------------
 
 
+def _image_uri(uri: str, where: str) -> str:
+    """An image URI reelgate can use: https, http or data (never a path on this server)."""
+    if not uri.startswith(("https://", "http://", "data:")):
+        raise _invalid(f"{where} must be an https URL or a data URI", where)
+    return uri
+
+
 def _prompt_image(value: Any) -> tuple[str, str | None]:
     """``promptImage`` (a URI, or ``[{uri, position}]``) as (first frame, last frame)."""
     if isinstance(value, str):
-        return value, None
+        return _image_uri(value, "promptImage"), None
     if not isinstance(value, list):
         raise _invalid("promptImage must be a URI or a list of {uri, position}", "promptImage")
     frames: dict[str, str] = {}
@@ -116,7 +123,7 @@ def _prompt_image(value: Any) -> tuple[str, str | None]:
                 "promptImage items must be {uri, position} with one first and at most one last",
                 f"promptImage.{i}",
             )
-        frames[position] = uri
+        frames[position] = _image_uri(uri, f"promptImage.{i}.uri")
     if "first" not in frames:
         raise _invalid("promptImage needs a first frame", "promptImage")
     return frames["first"], frames.get("last")
