@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reelgate import ContentFilter, Video, VideoError, VideoOutput, VideoStatus
-from reelgate.status import TERMINAL, advance, is_legal
+from reelgate.status import TERMINAL, advance, is_legal, progress_from_logs
 
 Q, P, C, F = (
     VideoStatus.QUEUED,
@@ -131,3 +131,20 @@ def test_any_sequence_of_polls_reads_monotonic(
     first_terminal = next((v for v in seen if v.done), None)
     if first_terminal is not None:
         assert seen[-1].status is first_terminal.status
+
+
+@pytest.mark.parametrize(
+    ("logs", "progress"),
+    [
+        ("", None),
+        ("loading weights\nstarting", None),
+        ("  3%|▎   | 3/100\r 45%|████▌ | 45/100", 45.0),
+        ("step 45/100", 45.0),
+        (["queued", "rendering 12.5 %", "step 3/4"], 75.0),
+        ("100%\nsaving 0/0", 100.0),
+        ("7/3 odd line\n", None),
+    ],
+)
+def test_progress_from_logs(logs: str | list[str], progress: float | None) -> None:
+    """The last line that says anything wins; a percentage wins over steps on one line."""
+    assert progress_from_logs(logs) == progress

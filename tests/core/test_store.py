@@ -11,10 +11,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from reelgate import InvalidRequestError, Video, VideoError
-from reelgate.store import JobIndex, JobRecord, MemoryJobIndex, SQLiteJobIndex
+from reelgate import ConfigurationError, InvalidRequestError, Video, VideoError
+from reelgate.store import (
+    JobIndex,
+    JobRecord,
+    MemoryJobIndex,
+    SQLiteJobIndex,
+    SupportsObserveMany,
+    _shared,
+    merge,
+    observe_all,
+)
+from reelgate.store.sqlite import SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 
@@ -146,6 +159,50 @@ async def test_provider_state_is_kept_and_replaced(index: JobIndex) -> None:
     await index.observe("sim", "new", _video("new"), provider_state={"model": "m"})
     assert (await index.get("sim", "new")).provider_state == {"model": "m"}  # type: ignore[union-attr]
     assert (await index.add(_record("plain"))).provider_state is None
+
+
+async def test_observe_many_is_observe_for_each(index: JobIndex) -> None:
+    """A page of states is merged job by job, unknown jobs recorded, in the given order."""
+    await index.add(_record("a"))
+    await index.observe("sim", "a", _video("a", "completed", progress=100))
+    seen = await observe_all(
+        index,
+        "sim",
+        [
+            ("a", _video("a", "in_progress", progress=10), None),
+            ("b", _video("b", "in_progress", progress=20), {"s": 1}),
+            ("c", _video("c"), None),
+        ],
+    )
+    assert [(v.id, v.status.value, v.progress) for v in seen] == [
+        ("a:sim", "completed", 100),
+        ("b:sim", "in_progress", 20),
+        ("c:sim", "queued", None),
+    ]
+    assert (await index.get("sim", "b")).provider_state == {"s": 1}  # type: ignore[union-attr]
+    assert (await index.get("sim", "c")).video == seen[2]  # type: ignore[union-attr]
+    assert await observe_all(index, "sim", []) == []
+
+
+async def test_observe_all_works_with_any_index() -> None:
+    """An index without observe_many observes a page's states one by one."""
+
+    class OneByOne:
+        def __init__(self) -> None:
+            self.inner = MemoryJobIndex()
+
+        def __getattr__(self, name: str) -> object:
+            if name == "observe_many":
+                raise AttributeError(name)
+            return getattr(self.inner, name)
+
+    index = OneByOne()
+    assert not isinstance(index, SupportsObserveMany)
+    assert isinstance(MemoryJobIndex(), SupportsObserveMany)
+    assert SQLiteJobIndex.observe_many
+    seen = await observe_all(index, "sim", [("a", _video("a", "in_progress"), {"s": 1})])  # type: ignore[arg-type]
+    assert seen[0].status.value == "in_progress"
+    assert (await index.inner.get("sim", "a")).provider_state == {"s": 1}  # type: ignore[union-attr]
 
 
 async def test_deleted_jobs_leave_the_list(index: JobIndex) -> None:
@@ -281,6 +338,9 @@ async def test_sqlite_adds_provider_state_to_an_older_file(tmp_path: Path) -> No
         record = await index.get("sim", "old")
         assert record is not None
         assert (record.key_name, record.provider_state) == ("KEY_A", None)
+        db = sqlite3.connect(path)
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        db.close()
         await index.observe("sim", "old", _video("old"), provider_state={"k": "v"})
         assert (await index.get("sim", "old")).provider_state == {"k": "v"}  # type: ignore[union-attr]
     finally:
@@ -292,7 +352,146 @@ async def test_sqlite_adds_provider_state_to_an_older_file(tmp_path: Path) -> No
         await reopened.aclose()
 
 
-# The schema as the first released index wrote it.
+def _data_version(path: Path) -> int:
+    """A count another connection sees change whenever the file is written."""
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("PRAGMA data_version").fetchone()[0])
+    finally:
+        db.close()
+
+
+class _Watcher:
+    """Another connection to the file: it sees every commit as a new data_version."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+
+async def test_sqlite_a_poll_with_no_news_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Observing a state the index has already costs no write and no thread hop."""
+    path = tmp_path / "jobs.db"
+    index = SQLiteJobIndex(path)
+    watcher = _Watcher(path)
+    try:
+        await index.add(_record("a", provider_state={"k": 1}))
+        await index.observe("sim", "a", _video("a", "in_progress", progress=40, model="m"))
+        before = watcher.version()
+        hops = 0
+        real = anyio.to_thread.run_sync
+
+        async def counted(*args: object, **kwargs: object) -> object:
+            nonlocal hops
+            hops += 1
+            return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+        for _ in range(3):
+            assert (await index.get("sim", "a")) is not None
+            seen = await index.observe(
+                "sim",
+                "a",
+                _video("a", "in_progress", progress=40, poll_after=5.0),
+                provider_state={"k": 1},
+            )
+            assert (seen.status.value, seen.progress, seen.model) == ("in_progress", 40, "m")
+            assert seen.poll_after == 5.0
+        assert (watcher.version(), hops) == (before, 0)
+        await index.observe("sim", "a", _video("a", "in_progress", progress=41))
+        assert watcher.version() != before
+        assert hops == 1
+        await index.observe("sim", "a", _video("a", "in_progress"), provider_state={"k": 2})
+        assert (await index.get("sim", "a")).provider_state == {"k": 2}  # type: ignore[union-attr]
+        assert hops == 2
+    finally:
+        watcher.db.close()
+        await index.aclose()
+
+
+async def test_sqlite_another_connections_writes_are_seen(tmp_path: Path) -> None:
+    """A cached job is read again once another connection writes; the machine still holds."""
+    path = tmp_path / "jobs.db"
+    left, right = SQLiteJobIndex(path), SQLiteJobIndex(path)
+    try:
+        await left.add(_record("a"))
+        await left.observe("sim", "a", _video("a", "in_progress", progress=10))
+        assert (await left.get("sim", "a")).video.progress == 10  # type: ignore[union-attr]
+        await right.observe("sim", "a", _video("a", "completed", progress=100))
+        assert (await left.get("sim", "a")).video.status.value == "completed"  # type: ignore[union-attr]
+        # The stale state left still remembers is never what a caller sees.
+        seen = await left.observe("sim", "a", _video("a", "in_progress", progress=20))
+        assert (seen.status.value, seen.progress) == ("completed", 100)
+        await right.mark_deleted("sim", "a")
+        assert (await left.get("sim", "a")).deleted  # type: ignore[union-attr]
+        await right.add(_record("b", idempotency_key="k"))
+        assert (await left.find_idempotent(None, "k")).native_id == "b"  # type: ignore[union-attr]
+    finally:
+        await left.aclose()
+        await right.aclose()
+
+
+async def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """While another connection holds the write lock, reads answer and a write waits for it."""
+    path = tmp_path / "jobs.db"
+    index = SQLiteJobIndex(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        await index.add(_record("a"))
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE jobs SET key_name = 'KEY_X'")
+        with anyio.fail_after(1):
+            assert (await index.get("sim", "a")) is not None
+            assert (await _ids(index))[0] == ["a"]
+        written = anyio.Event()
+
+        async def write() -> None:
+            await index.observe("sim", "a", _video("a", "in_progress"))
+            written.set()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(write)
+            await anyio.sleep(0.2)
+            assert not written.is_set()
+            holder.execute("COMMIT")
+        record = await index.get("sim", "a")
+        assert record is not None
+        assert (record.key_name, record.video.status.value) == ("KEY_X", "in_progress")  # type: ignore[union-attr]
+    finally:
+        holder.close()
+        await index.aclose()
+
+
+async def test_sqlite_schema_version_is_recorded(tmp_path: Path) -> None:
+    """A new file is at the code's schema version; opening it again migrates nothing."""
+    path = tmp_path / "jobs.db"
+    await SQLiteJobIndex(path).aclose()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+    version = _data_version(path)
+    await SQLiteJobIndex(path).aclose()
+    assert _data_version(path) == version
+
+
+def test_sqlite_refuses_a_newer_file(tmp_path: Path) -> None:
+    """A file from a newer reelgate is a ConfigurationError naming both versions."""
+    path = tmp_path / "jobs.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(ConfigurationError) as e:
+        SQLiteJobIndex(path)
+    assert f"schema version {SCHEMA_VERSION + 1}" in str(e.value)
+    assert f"up to {SCHEMA_VERSION}" in str(e.value)
+    assert str(path) in str(e.value)
+
+
+# The schema as the first released index wrote it (no schema version).
 OLD_SCHEMA = """
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -390,3 +589,46 @@ async def _check_both_writers(path: Path, count: int) -> None:
         assert shared.video.progress == pytest.approx(100 * (count - 1) / count)
     finally:
         await index.aclose()
+
+
+_STATUSES = st.sampled_from(["queued", "in_progress", "completed", "failed"])
+_MAYBE = st.sampled_from([None, "a", "b"])
+
+
+@st.composite
+def _polls(draw: st.DrawFn) -> Video:
+    return Video(
+        id="j:sim",
+        provider="sim",
+        status=draw(_STATUSES),
+        progress=draw(st.sampled_from([None, 0, 50, 100])),
+        model=draw(_MAYBE),
+        prompt=draw(_MAYBE),
+        created_at=draw(st.sampled_from([None, 1000, 1001])),
+        remixed_from_video_id=draw(st.sampled_from([None, "src:sim"])),
+        expires_at=draw(st.sampled_from([None, 5000])),
+        error=draw(st.sampled_from([None, VideoError("x", "no")])),
+        poll_after=draw(st.sampled_from([None, 2.0])),
+        provider_metadata=draw(st.sampled_from([{}, {"raw": "done"}])),
+    )
+
+
+@given(
+    first=_polls(),
+    again=_polls(),
+    remixed=st.sampled_from([None, "src:sim"]),
+    created=st.sampled_from([1000.0, 1000.5]),
+)
+def test_a_repeated_poll_merges_as_any_other(
+    first: Video, again: Video, remixed: str | None, created: float
+) -> None:
+    """The shortcut for a poll with no news gives what the full merge gives, field by field."""
+    record = JobRecord(instance="sim", native_id="j", created_at=created, remixed_from=remixed)
+    record = attrs.evolve(record, video=merge(record, first))
+    fast = merge(record, again)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_shared, "_repeats", lambda *_: False)
+        full = merge(record, again)
+    assert fast == full
+    assert (fast.poll_after, fast.provider_metadata) == (full.poll_after, full.provider_metadata)
+    assert merge(record, record.video) is record.video  # type: ignore[arg-type]

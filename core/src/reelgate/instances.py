@@ -52,14 +52,17 @@ class ProviderInstance:
     origin: str | None = None
     description: str = ""
     _rotation: Iterator[int] = attrs.field(init=False, repr=False)
+    _capabilities: frozenset[str] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._rotation = itertools.cycle(range(len(self.keys))) if self.keys else iter(())
+        # Read once: every operation checks it, and a provider's methods do not change.
+        self._capabilities = capabilities_of(self.provider)
 
     @property
     def capabilities(self) -> frozenset[str]:
         """The operations the provider implements."""
-        return capabilities_of(self.provider)
+        return self._capabilities
 
     def _missing_key(self) -> AuthenticationError:
         where = " or ".join(self.key_env) or "api_key_env in reelgate.toml"

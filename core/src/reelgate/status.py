@@ -11,7 +11,8 @@ reaching the caller.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -21,7 +22,7 @@ from .model import Video, VideoStatus
 if TYPE_CHECKING:
     from .call import Call
 
-__all__ = ["TERMINAL", "advance", "is_legal", "upstream_status"]
+__all__ = ["TERMINAL", "advance", "is_legal", "progress_from_logs", "upstream_status"]
 
 _log = logging.getLogger("reelgate")
 _unknown_seen: set[tuple[str, str]] = set()
@@ -103,3 +104,30 @@ def upstream_status(raw: object, table: Mapping[str, VideoStatus], *, call: Call
             raw,
         )
     return VideoStatus.QUEUED
+
+
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
+_STEPS = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
+_LINES = re.compile(r"[\r\n]+")
+
+
+def progress_from_logs(logs: str | Iterable[str]) -> float | None:
+    """
+    The last progress a job printed in its logs, 0..100, or None.
+
+    For providers that report progress only as log text (Replicate's ``logs``, fal's log
+    messages). The last line that says anything wins; on a line, a percentage (``45%``,
+    as tqdm prints it) wins over a step count (``45/100``). tqdm's carriage-return
+    updates count as lines. The status machine keeps progress from going back.
+
+    Args:
+        logs: The log text, or its lines.
+    """
+    lines = _LINES.split(logs) if isinstance(logs, str) else list(logs)
+    for line in reversed(lines):
+        if match := _PERCENT.search(line):
+            return min(100.0, float(match.group(1)))
+        for done, total in reversed(_STEPS.findall(line)):
+            if int(total) > 0 and int(done) <= int(total):
+                return 100.0 * int(done) / int(total)
+    return None

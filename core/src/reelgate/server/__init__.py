@@ -28,10 +28,12 @@ import sys
 from collections.abc import Iterable, Mapping
 
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from ..config import Secret
 from ..errors import ConfigurationError
 from ..gateway import Gateway
+from .access import AccessLog, logging_config
 from .app import build_app
 from .auth import KEYS_ENV, ServerKeys, keys_from_environment
 from .bodies import DEFAULT_MAX_BODY_BYTES
@@ -39,11 +41,13 @@ from .bodies import DEFAULT_MAX_BODY_BYTES
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "KEYS_ENV",
+    "AccessLog",
     "ServerKeys",
     "create_app",
     "is_loopback",
     "keys_from_environment",
     "run",
+    "serve_app",
 ]
 
 Keys = ServerKeys | Mapping[str, str] | Iterable[Secret]
@@ -124,14 +128,13 @@ def run(
         port: The port.
         keys: As for `create_app`; None reads ``REELGATE_SERVER_KEYS``.
         max_body_bytes: Request bodies larger than this are refused with a 400.
-        log_level: uvicorn's log level.
+        log_level: The log level of uvicorn and of the access log (one line per request
+            at ``info``; ``warning`` turns it off).
 
     Raises:
         ConfigurationError: No keys are configured and `host` is not a loopback address,
             or the configuration or keys are invalid.
     """
-    import uvicorn  # noqa: PLC0415  # an extra: only server users need it
-
     server_keys = _server_keys(keys)
     if not server_keys:
         if not is_loopback(host):
@@ -149,10 +152,26 @@ def run(
         sys.stderr.write(f"reelgate: {len(server_keys.names)} server key(s): {names}\n")
     gateway = Gateway.from_config(config_path)
     app = create_app(gateway, keys=server_keys, max_body_bytes=max_body_bytes, close_gateway=True)
+    serve_app(AccessLog(app), host=host, port=port, log_level=log_level)
+
+
+def serve_app(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
+    """
+    Run an ASGI app under uvicorn as `run` runs reelgate's (one worker, same settings).
+
+    uvicorn's access log is off: `run` wraps its app in `AccessLog`, which writes a
+    cheaper and richer line on the ``reelgate.server.access`` logger, configured here.
+    The benchmarks serve their bare floor route through this function, so that both
+    stand on the same server configuration.
+    """
+    import uvicorn  # noqa: PLC0415  # an extra: only server users need it
+
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level=log_level,
+        log_config=logging_config(log_level),
+        access_log=False,
         timeout_graceful_shutdown=10,
     )

@@ -31,6 +31,7 @@ from ..http import observe_upstream
 from ..ids import VideoId
 from ..model import Deleted, Variant, Video, VideoPage
 from . import bodies
+from .access import OWNER_SCOPE_KEY
 from .auth import ServerKeys
 from .doors import front_doors
 from .download import DownloadResponse
@@ -51,9 +52,44 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSIONS = {"video/mp4": "mp4", "image/webp": "webp", "image/jpeg": "jpg", "image/png": "png"}
 
 
+def _stdlib_dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+try:
+    # An optional speed-up (about 10 µs an answer): the same bytes, when orjson is installed.
+    import orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _dumps = _stdlib_dumps
+else:
+
+    def _dumps(body: Any) -> bytes:
+        try:
+            return orjson.dumps(body)
+        except TypeError:  # what orjson refuses (integers past 64 bits...) json still writes
+            return _stdlib_dumps(body)
+
+
+class _JSONResponse(Response):
+    """A JSON answer whose two headers are written directly (Starlette's generic path costs)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, status_code: int = 200) -> None:
+        # Everything Response.__init__ would set, without its generic header handling.
+        self.status_code = status_code
+        self.background = None
+        self.body = content
+        self.raw_headers = [
+            (b"content-length", str(len(content)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(content, status_code=status, headers=headers, media_type="application/json")
+    if headers:
+        return Response(_dumps(body), status, headers, media_type="application/json")
+    return _JSONResponse(_dumps(body), status)
 
 
 def _instance_of(video_id: str | None) -> str | None:
@@ -74,6 +110,16 @@ class _Call:
     model: str | None = None
     owner: str | None = None
     raw: bool = False
+    video_id: str | None = None
+
+    @property
+    def instance(self) -> str | None:
+        """The provider instance, as set or as the video id names it (parsed only if asked)."""
+        return self.provider if self.provider is not None else _instance_of(self.video_id)
+
+
+#: How many encoded answers `_Handlers` keeps for states polled again.
+_KEPT_ANSWERS = 1024
 
 
 @attrs.define
@@ -81,6 +127,11 @@ class _Handlers:
     gateway: Gateway
     keys: ServerKeys
     max_body_bytes: int
+    # A poll with no news gets the very Video object the index holds (it is frozen), so
+    # its answer, encoded once, is reused: id -> (video, extra_fields values, body).
+    _answers: dict[int, tuple[Video, tuple[Any, ...], bytes]] = attrs.field(
+        factory=dict, init=False
+    )
 
     async def answer(
         self,
@@ -91,6 +142,7 @@ class _Handlers:
         """Authenticate, run `work`, and answer with its result or its error."""
         try:
             call.owner = self.keys.owner(request.headers)
+            request.scope[OWNER_SCOPE_KEY] = call.owner
             call.raw = bodies.wants_raw(request.headers)
             with observe_upstream(keep_raw=call.raw) as upstream:
                 started = time.perf_counter()
@@ -103,16 +155,38 @@ class _Handlers:
         # Providers without an HTTP API (the simulator) spend their time in-process.
         latency = round((upstream.latency or elapsed) * 1000)
         raw = upstream.raw_responses[-1] if upstream.raw_responses else None
-        provider = result.provider if isinstance(result, Video) else None
+        if not isinstance(raw, dict):
+            raw = None
+        if isinstance(result, Video):
+            fields = (
+                call.request_type,
+                result.provider or call.instance,
+                call.model or result.model,
+                latency,
+            )
+            if raw is None and (kept := self._answers.get(id(result))) is not None:
+                video, kept_fields, body = kept
+                if video is result and kept_fields == fields:
+                    return _JSONResponse(body, 200)
+            extra = wire.ExtraFields(
+                request_type=fields[0],
+                provider=fields[1],
+                model_requested=fields[2],
+                latency=latency,
+                raw_response=raw,
+            )
+            body = _dumps(wire.video_to_dict(result, extra_fields=extra))
+            if raw is None:
+                if len(self._answers) >= _KEPT_ANSWERS:
+                    del self._answers[next(iter(self._answers))]
+                self._answers[id(result)] = (result, fields, body)
+            return _JSONResponse(body, 200)
         extra = wire.ExtraFields(
             request_type=call.request_type,
-            provider=provider or call.provider,
-            model_requested=call.model or (result.model if isinstance(result, Video) else None),
+            provider=call.instance,
             latency=latency,
-            raw_response=raw if isinstance(raw, dict) else None,
+            raw_response=raw,
         )
-        if isinstance(result, Video):
-            return _json(wire.video_to_dict(result, extra_fields=extra))
         if isinstance(result, VideoPage):
             return _json(wire.page_to_dict(result, extra_fields=extra))
         return _json(wire.deleted_to_dict(result, extra_fields=extra))
@@ -122,8 +196,8 @@ class _Handlers:
         body = wire.error_to_dict(error, model_requested=call.model)
         extra = body["extra_fields"]
         extra.setdefault("request_type", call.request_type)
-        if call.provider is not None:
-            extra.setdefault("provider", call.provider)
+        if (instance := call.instance) is not None:
+            extra.setdefault("provider", instance)
         if not call.raw or not isinstance(extra.get("raw_response"), dict):
             extra.pop("raw_response", None)
         headers: dict[str, str] = {}
@@ -183,13 +257,13 @@ class _Handlers:
         async def work(call: _Call) -> Video:
             return await self.gateway.retrieve(_required(video_id), owner=call.owner)
 
-        return self.answer(request, _Call("video_retrieve", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_retrieve", video_id=video_id), work)
 
     def delete(self, request: Request, video_id: str | None) -> Awaitable[Response]:
         async def work(call: _Call) -> Deleted:
             return await self.gateway.delete(_required(video_id), owner=call.owner)
 
-        return self.answer(request, _Call("video_delete", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_delete", video_id=video_id), work)
 
     def download(self, request: Request, video_id: str | None) -> Awaitable[Response]:
         async def work(call: _Call) -> Response:
@@ -198,7 +272,7 @@ class _Handlers:
             opening = self.gateway.download(vid, variant, owner=call.owner)
             return await DownloadResponse.open(opening, lambda t: _filename(vid, variant, t))
 
-        return self.answer(request, _Call("video_download", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_download", video_id=video_id), work)
 
     def remix(self, request: Request, video_id: str | None) -> Awaitable[Response]:
         async def work(call: _Call) -> Video:
@@ -211,7 +285,7 @@ class _Handlers:
                 )
             return await self.gateway.remix(vid, prompt, owner=call.owner)
 
-        return self.answer(request, _Call("video_remix", _instance_of(video_id)), work)
+        return self.answer(request, _Call("video_remix", video_id=video_id), work)
 
 
 def _required(video_id: str | None) -> str:
@@ -295,11 +369,12 @@ def build_app(
                 await gateway.aclose()
 
     app = Starlette(
+        # The video routes first: they serve nearly every request.
         routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
             _video_routes("/v1/videos", handlers, "v1"),
             _video_routes("/openai/v1/videos", handlers, "openai"),
+            Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
             *front_doors(gateway, keys, max_body_bytes),
         ],
         exception_handlers={HTTPException: _http_error, 500: _server_error},

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from ..gateway import Gateway
 from ..model import Variant
 from . import bodies
+from .access import OWNER_SCOPE_KEY
 from .auth import ServerKeys
 from .download import DownloadResponse
 from .routing import raw_segments
@@ -97,9 +98,17 @@ class DoorContext:
     keys: ServerKeys
     max_body_bytes: int
 
-    def owner(self, headers: Mapping[str, str]) -> str | None:
-        """The owner the caller authenticates as (see `ServerKeys.owner`)."""
-        return self.keys.owner(headers)
+    def owner(self, request: Request, headers: Mapping[str, str] | None = None) -> str | None:
+        """
+        The owner the caller authenticates as (see `ServerKeys.owner`), noted for the log.
+
+        Args:
+            request: The request.
+            headers: The headers to read the key from (default: the request's).
+        """
+        owner = self.keys.owner(request.headers if headers is None else headers)
+        request.scope[OWNER_SCOPE_KEY] = owner
+        return owner
 
     async def json_body(self, request: Request) -> dict[str, Any]:
         """A JSON object body, read under the server's cap."""

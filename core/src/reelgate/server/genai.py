@@ -24,8 +24,9 @@ operation name's last segment works at ``/v1/videos/{id}`` and back. A file name
 video id in lowercase base32 (the SDK accepts only ``[a-z0-9]`` file names); the file route
 checks the caller's key like every other route.
 
-Keys: ``x-goog-api-key`` (what the SDK sends with an API key) or ``?key=``, besides the
-server's usual headers (``Authorization: Bearer`` is what the SDK sends with credentials).
+Keys: ``x-goog-api-key`` (what the SDK sends with an API key) besides the server's usual
+headers (``Authorization: Bearer`` is what the SDK sends with credentials). Google's
+``?key=`` is not read: query strings end up in access logs.
 Errors are Google's envelope ``{"error": {"code", "message", "status", "details"}}``, so
 the SDK raises its own ``ClientError`` / ``ServerError``.
 """
@@ -378,12 +379,11 @@ class GoogleDoor:
         return _json(_error_body(404, message, None), 404)
 
     def _owner(self, request: Request) -> str | None:
-        headers: Mapping[str, str] = request.headers
-        google_key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
+        google_key = request.headers.get("x-goog-api-key")
         ours = ("authorization", "x-api-key", "x-bf-vk")
         if google_key and not any(request.headers.get(h) for h in ours):
-            headers = {"x-api-key": google_key}
-        return self.context.owner(headers)
+            return self.context.owner(request, {"x-api-key": google_key})
+        return self.context.owner(request)
 
     def _place(self, request: Request, shape: Shape, version: str) -> _Place:
         return _Place(shape, str(request.base_url).rstrip("/") + self.prefix, version)

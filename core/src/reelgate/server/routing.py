@@ -24,8 +24,8 @@ __all__ = ["Endpoint", "VideoRoutes", "raw_segments"]
 #: A route's handler: the request and the video id (None on the collection).
 Endpoint = Callable[[Request, str | None], Awaitable[Response]]
 
-# The shapes under a prefix: () the collection, ("*",) one video, ("*", "content")...
-_SHAPES: tuple[tuple[str, ...], ...] = ((), ("*",), ("*", "content"), ("*", "remix"))
+# The shapes under a prefix: the collection, one video, and a video's "content" or "remix".
+_TAILS = ("content", "remix")
 
 
 def _route_path(scope: Scope) -> str:
@@ -67,22 +67,22 @@ class VideoRoutes(BaseRoute):
 
     def __init__(self, prefix: str, endpoints: Mapping[tuple[str, str], Endpoint]) -> None:
         self.prefix = tuple(prefix.strip("/").split("/"))
+        self._prefix = list(self.prefix)
         self.endpoints = dict(endpoints)
 
     def _shape(self, scope: Scope) -> tuple[str, str | None] | None:
         segments = raw_segments(scope)
         n = len(self.prefix)
-        if len(segments) < n or tuple(unquote(s) for s in segments[:n]) != self.prefix:
+        head = segments[:n]
+        if head != self._prefix and [unquote(s) for s in head] != self._prefix:
             return None
         rest = segments[n:]
-        for shape in _SHAPES:
-            if len(rest) != len(shape):
-                continue
-            if all(
-                want == "*" or unquote(got) == want for want, got in zip(shape, rest, strict=True)
-            ):
-                name = shape[1] if len(shape) > 1 else "item" if shape else ""
-                return name, unquote(rest[0]) if rest else None
+        if not rest:
+            return "", None
+        if len(rest) == 1:
+            return "item", unquote(rest[0])
+        if len(rest) == 2 and (tail := unquote(rest[1])) in _TAILS:  # id/tail
+            return tail, unquote(rest[0])
         return None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

@@ -281,7 +281,7 @@ class RunwayDoor:
         return _json({"error": "Not found."}, 404)
 
     async def _create(self, request: Request, endpoint: str) -> Response:
-        owner = self.context.owner(request.headers)
+        owner = self.context.owner(request)
         key = bodies.idempotency_key(request.headers)
         body = await self.context.json_body(request)
         default = "runway" if "runway" in self.context.gateway.instances else None
@@ -293,7 +293,7 @@ class RunwayDoor:
 
     async def _task(self, request: Request, video_id: str) -> Response:
         if request.method == "DELETE":
-            owner = self.context.owner(request.headers)
+            owner = self.context.owner(request)
             await self.context.gateway.delete(video_id, owner=owner)
             return Response(status_code=204)
         if request.method != "GET":
@@ -301,7 +301,7 @@ class RunwayDoor:
         return await self._retrieve(request, video_id)
 
     async def _retrieve(self, request: Request, video_id: str) -> Response:
-        owner = self.context.owner(request.headers)
+        owner = self.context.owner(request)
         video = await self.context.gateway.retrieve(video_id, owner=owner)
         url = None
         if video.status is VideoStatus.COMPLETED:

@@ -11,7 +11,6 @@ cannot delete a request, only cancel it. `reelgate_fal.emulator` emulates the AP
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Self
@@ -30,7 +29,7 @@ from reelgate.errors import (
 )
 from reelgate.http import Reply, UpstreamError
 from reelgate.model import cancelled_error
-from reelgate.status import upstream_status
+from reelgate.status import progress_from_logs, upstream_status
 
 from .catalog import DEFAULT_BASE_URL, app_path, build_input
 
@@ -50,8 +49,6 @@ _STATUSES = {
 }
 #: The ``error_type`` of a request its caller cancelled (fal's request-error list).
 _CANCELLED = "client_cancelled"
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
-_STEPS = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
 
 
 @attrs.frozen(kw_only=True)
@@ -105,18 +102,9 @@ def parse_error(reply: Reply) -> UpstreamError:
 
 
 def _progress(logs: Any) -> float | None:
-    messages = (
-        [str(e.get("message", "")) for e in logs if isinstance(e, Mapping)]
-        if isinstance(logs, list)
-        else []
-    )
-    for message in reversed(messages):
-        if match := _PERCENT.search(message):
-            return min(100.0, float(match.group(1)))
-        for done, total in reversed(_STEPS.findall(message)):
-            if int(total) > 0 and int(done) <= int(total):
-                return 100.0 * int(done) / int(total)
-    return None
+    if not isinstance(logs, list):
+        return None
+    return progress_from_logs(str(e.get("message", "")) for e in logs if isinstance(e, Mapping))
 
 
 def _outputs(result: Any) -> tuple[reelgate.VideoOutput, ...]:

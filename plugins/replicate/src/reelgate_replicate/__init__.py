@@ -11,7 +11,6 @@ key. `reelgate_replicate.emulator` emulates the API.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from reelgate.errors import (
 )
 from reelgate.http import Reply, Upstream, UpstreamError
 from reelgate.model import cancelled_error
-from reelgate.status import upstream_status
+from reelgate.status import progress_from_logs, upstream_status
 
 from .catalog import DEFAULT_BASE_URL, build_input
 
@@ -53,8 +52,6 @@ _STATUSES = {
 }
 #: An API prediction's inputs, outputs and logs are removed an hour after it finishes.
 RETENTION_SECONDS = 3600
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)%")
-_STEPS = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
 _MAX_LIST_PAGES = 50
 _MAX_CURSORS = 10_000
 _FILE_TYPES = {
@@ -125,21 +122,8 @@ def _timestamp(value: Any) -> int | None:
 
 
 def parse_progress(logs: Any) -> float | None:
-    """
-    The last progress a model printed in its logs, 0..100, or None.
-
-    A percentage (``45%``, as tqdm prints) wins over a step count (``45/100``) on the
-    same line; tqdm's carriage-return updates count as lines.
-    """
-    if not isinstance(logs, str):
-        return None
-    for line in reversed(re.split(r"[\r\n]+", logs)):
-        if match := _PERCENT.search(line):
-            return min(100.0, float(match.group(1)))
-        for done, total in reversed(_STEPS.findall(line)):
-            if int(total) > 0 and int(done) <= int(total):
-                return 100.0 * int(done) / int(total)
-    return None
+    """The last progress a model printed in its ``logs`` text (`progress_from_logs`), or None."""
+    return progress_from_logs(logs) if isinstance(logs, str) else None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
