@@ -196,7 +196,19 @@ def test_bare_google_models_mean_the_gemini_instance(google_server: str, path: s
     with httpx2.Client(base_url=google_server, headers={"x-goog-api-key": KEY_A}) as http:
         answer = http.post(path, json=body)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["name"].endswith(":gemini")
+    name = answer.json()["name"]
+    assert name.endswith(":gemini")
+    # The id holds escaped slashes (Google's own operation name); it reads back both ways.
+    assert "%2F" in name.rsplit("/operations/", 1)[1]
+    resource = name.rsplit("/operations/", 1)[0]
+    with httpx2.Client(base_url=google_server, headers={"x-goog-api-key": KEY_A}) as http:
+        if path.startswith("/genai/v1beta/"):
+            again = http.get(f"/genai/v1beta/{name}")
+        else:
+            fetch = f"/genai/v1beta1/{resource}:fetchPredictOperation"
+            again = http.post(fetch, json={"operationName": name})
+    assert again.status_code == 200, again.text
+    assert again.json()["name"] == name
 
 
 def test_unknown_google_paths(google_server: str) -> None:
