@@ -12,9 +12,10 @@ import pytest
 import runwayml
 from door_support import UPSTREAM_KEY, door_server
 from runwayml.lib import polling
-from server_support import KEY_A, KEY_B
+from server_support import KEY_A, KEY_B, KEYS, serve_app, sim_gateway
 
 from reelgate.model import Video, VideoStatus, cancelled_error
+from reelgate.server import create_app
 from reelgate.server.runway import task_view
 from reelgate_gemini.emulator import create_app as gemini_emulator
 
@@ -196,3 +197,33 @@ def test_cancelled_job_reads_as_cancelled() -> None:
     """A job cancelled upstream is CANCELLED, not FAILED."""
     video = Video(id="x:sim", status=VideoStatus.FAILED, error=cancelled_error(), created_at=1)
     assert task_view(video, None)["status"] == "CANCELLED"
+
+
+def test_output_urls_work_on_every_process_with_the_same_keys() -> None:
+    """Output URLs are signed with a secret from the keys: another worker accepts them."""
+    gateway = sim_gateway()
+    # The first app closes the gateway, and its server stops last.
+    first_app = create_app(gateway, keys=KEYS, close_gateway=True)
+    second_app = create_app(gateway, keys=KEYS)
+    stranger_app = create_app(gateway, keys={"OTHER": "sk-another-key-0123456789"})
+    with (
+        serve_app(first_app) as first,
+        serve_app(second_app) as second,
+        serve_app(stranger_app) as stranger,
+    ):
+        sdk = runwayml.RunwayML(api_key=KEY_A, base_url=f"{first}/runway", max_retries=0)
+        with sdk:
+            created = sdk.text_to_video.create(
+                model="sim/sim-1",  # type: ignore[arg-type]
+                prompt_text="boat",
+                ratio="1280:720",
+                duration=4,
+                extra_body={"sim_duration": 0},
+            )
+            [url] = finish(sdk, created.id)[-1].output
+        with httpx2.Client() as http:
+            elsewhere = http.get(url.replace(first, second))
+            refused = http.get(url.replace(first, stranger))
+    assert elsewhere.status_code == 200
+    assert elsewhere.content[4:8] == MP4
+    assert refused.status_code == 404

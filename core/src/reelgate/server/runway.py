@@ -15,9 +15,10 @@ server has (``model="sim/sim-1"``; a bare model name means the ``runway`` instan
 
 Output URLs point at this server (``/runway/_outputs/<token>.mp4``) and stream the video
 through the gateway. Like Runway's, they need no key: the token is signed by the server
-(a secret made when the door starts), names the job and its owner, and expires after
-`OUTPUT_URL_SECONDS` (or when the server restarts): fetch the task again for a fresh one.
-No provider key or provider URL is in them.
+(with a secret derived from all its keys, so every process with the same keys accepts it;
+a random one when it has no keys), names the job and its owner, and expires after
+`OUTPUT_URL_SECONDS`: fetch the task again for a fresh one. No provider key or provider
+URL is in them.
 
 Errors are Runway's ``{"error": "<message>"}`` (with ``issues`` for a bad field), so the
 SDK raises its own ``BadRequestError``, ``AuthenticationError``, ``NotFoundError``...
@@ -258,7 +259,7 @@ class RunwayDoor:
     def __init__(self, context: DoorContext, prefix: str = "/runway") -> None:
         self.context = context
         self.prefix = "/" + prefix.strip("/")
-        self._secret = secrets.token_bytes(32)
+        self._secret = _signing_secret(context)
 
     async def dispatch(self, request: Request, segments: list[str]) -> Response:
         """Route a request under the prefix to its operation."""
@@ -331,6 +332,20 @@ class RunwayDoor:
         if expires < time.time():
             raise refused
         return _Grant(video_id, owner, expires)
+
+
+def _signing_secret(context: DoorContext) -> bytes:
+    """
+    The secret output URLs are signed with.
+
+    Derived from all the server's keys when it has some, so that every process serving
+    the same keys (workers behind one address, a restart) accepts the others' URLs; a
+    holder of one key among several cannot derive it. Random without keys.
+    """
+    keys = sorted(key.reveal().encode() for key in context.keys.keys)
+    if not keys:
+        return secrets.token_bytes(32)
+    return hmac.new(b"reelgate runway output urls", b"\0".join(keys), hashlib.sha256).digest()
 
 
 def _task_id(segment: str) -> str:
