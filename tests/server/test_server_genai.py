@@ -29,6 +29,17 @@ pytestmark = pytest.mark.skipif(
 MP4 = b"ftyp"
 
 
+#: The SDK clients a test opened, closed after it (they hold pooled connections).
+OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 @pytest.fixture(name="server", scope="module")
 def _server() -> Iterator[str]:
     with door_server(runway_emulator(job_seconds=1.0), "runway", "runway") as url:
@@ -38,7 +49,8 @@ def _server() -> Iterator[str]:
 def client(server: str, key: str = KEY_A, **options: Any) -> Any:
     """The SDK in Gemini API mode, pointed at the door."""
     http = types.HttpOptions(base_url=f"{server}/genai", **options)
-    return genai.Client(api_key=key, http_options=http)
+    OPENED.append(genai.Client(api_key=key, http_options=http))
+    return OPENED[-1]
 
 
 def source(prompt: str, **inputs: Any) -> Any:

@@ -27,6 +27,17 @@ GENAI_MAJOR = int(genai.__version__.split(".")[0])
 MP4 = b"ftyp"
 
 
+#: The SDK clients a test opened, closed after it (they hold pooled connections).
+OPENED: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 @pytest.fixture(name="server", scope="module")
 def _server() -> Iterator[str]:
     with door_server(runway_emulator(job_seconds=1.0), "runway", "runway") as url:
@@ -36,19 +47,22 @@ def _server() -> Iterator[str]:
 def express(server: str, key: str = KEY_A) -> Any:
     """The SDK in Vertex mode with an API key (no project): paths start at publishers/."""
     http = types.HttpOptions(base_url=f"{server}/genai")
-    return genai.Client(vertexai=True, api_key=key, http_options=http)
+    OPENED.append(genai.Client(vertexai=True, api_key=key, http_options=http))
+    return OPENED[-1]
 
 
 def scoped(server: str, key: str = KEY_A) -> Any:
     """The SDK in Vertex mode with a project, a location and credentials (a bearer token)."""
     http = types.HttpOptions(base_url=f"{server}/genai")
-    return genai.Client(
+    sdk = genai.Client(
         vertexai=True,
         project="reelgate-test",
         location="us-central1",
         credentials=Credentials(token=key),
         http_options=http,
     )
+    OPENED.append(sdk)
+    return sdk
 
 
 def source(prompt: str, **inputs: Any) -> Any:
@@ -163,5 +177,6 @@ def test_errors_are_the_sdks_own(server: str) -> None:
 def test_3x_makes_videos_on_vertex_only(server: str) -> None:
     """google-genai 3.x refuses Gemini-API-mode videos, so Vertex paths are its only way in."""
     sdk = genai.Client(api_key=KEY_A, http_options=types.HttpOptions(base_url=f"{server}/genai"))
+    OPENED.append(sdk)
     with pytest.raises(ValueError, match="only supported in"):
         sdk.models.generate_videos(model="sim/sim-1", source=source("boat"))
