@@ -1,10 +1,16 @@
-"""Shared fixtures: every test runs with its own state and config directories."""
+"""Shared fixtures: both async backends, and every test with its own state and config dirs."""
 
 from __future__ import annotations
 
 import pytest
 
 pytest_plugins = ["reelgate.testing"]
+
+
+@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
+def _anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs under asyncio and under trio."""
+    return str(request.param)
 
 
 @pytest.fixture(autouse=True)

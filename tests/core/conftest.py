@@ -23,12 +23,6 @@ from reelgate.provider import Call, DownloadStream, ProviderSetup, ProviderSpec
 from reelgate.store import JobIndex, MemoryJobIndex
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every async test of the core runs under asyncio and under trio."""
-    return str(request.param)
-
-
 class ThrowawayPlugin:
     """A plugin object registering the given provider specs through the real hook."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,12 +21,19 @@ from reelgate.emulation import (
     Fault,
     FaultMiddleware,
     Faults,
+    JobTimeline,
+    Phase,
+    Refusal,
+    SeenRequest,
+    asset_origin,
     directives,
     main,
     serve,
 )
 from reelgate.errors import ProviderError, ProviderTimeoutError, RateLimitError, ReelgateError
 from reelgate.http import Upstream, emulator_transport, make_client
+from reelgate.media import content_type, sample
+from reelgate.model import Variant
 from reelgate.provider import Call
 
 pytestmark = pytest.mark.anyio
@@ -46,10 +54,14 @@ def _app(faults: Faults | None = None, **kwargs: Any) -> FaultMiddleware:
     async def content(request: Request) -> Response:
         return Response(BODY, media_type="video/mp4")
 
+    async def refuse(request: Request) -> Response:
+        raise Refusal(409, "not yet", code="not_ready", headers={"retry-after": "3"})
+
     routes = [
         Route("/v1/jobs", create, methods=["POST"]),
         Route("/v1/jobs/{id}", job),
         Route("/v1/jobs/{id}/content", content),
+        Route("/v1/refuse", refuse),
     ]
     return FaultMiddleware(Starlette(routes=routes), faults, **kwargs)
 
@@ -111,6 +123,141 @@ def test_directives_are_read_from_prompts() -> None:
     assert directives(f"{FILTER}") == {"filter"}
     assert directives("a boat [emulate:] [EMULATE:FAIL]") == frozenset()
     assert directives(None) == frozenset()
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_timeline_queues_runs_and_ends() -> None:
+    """A job is queued, then runs with rising progress, then succeeds at its end."""
+    clock = Clock()
+    timeline = JobTimeline.start("a boat", seconds=10, clock=clock)
+    assert timeline.now() == Phase("queued", 0)
+    seen = []
+    for _ in range(12):
+        clock.now += 1
+        seen.append(timeline.now())
+    running = [p.progress for p in seen if p.stage == "running"]
+    assert running == sorted(running)
+    assert 0 < running[0] < running[-1] < 100
+    assert seen[-1] == Phase("succeeded", 100, 1010.0)
+    assert seen[-1].done
+    assert not seen[0].done
+
+
+@pytest.mark.parametrize(
+    ("prompt", "stage", "seconds"),
+    [(f"x {FAIL}", "failed", 10), (f"x {FILTER}", "filtered", 10), (f"x {SLOW}", "running", 60)],
+)
+def test_directives_choose_how_a_timeline_goes(prompt: str, stage: str, seconds: float) -> None:
+    """FAIL fails the job, FILTER filters it, SLOW makes it take a minute."""
+    clock = Clock()
+    timeline = JobTimeline.start(prompt, seconds=10, clock=clock, slow_seconds=60)
+    assert timeline.seconds == seconds
+    clock.now += 30
+    assert timeline.now().stage == stage
+
+
+def test_a_cancelled_timeline_stays_cancelled() -> None:
+    """Cancel stops a running job where it was; a finished job cannot be cancelled."""
+    clock = Clock()
+    timeline = JobTimeline.start("x", seconds=10, clock=clock)
+    clock.now += 5
+    assert timeline.cancel() is True
+    stopped = timeline.now()
+    assert (stopped.stage, stopped.finished_at) == ("cancelled", 1005.0)
+    clock.now += 60
+    assert timeline.now() == stopped
+    done = JobTimeline.start("x", seconds=1, clock=clock)
+    clock.now += 2
+    assert done.cancel() is False
+    assert done.now().stage == "succeeded"
+
+
+def test_asset_origin_names_the_same_server_otherwise() -> None:
+    """Loopback names swap; other hosts gain an assets. prefix; the port stays."""
+    assert asset_origin("http://127.0.0.1:8099/") == "http://localhost:8099"
+    assert asset_origin("http://localhost:8099") == "http://127.0.0.1:8099"
+    assert asset_origin("http://emulator.test/v1") == "http://assets.emulator.test"
+    assert asset_origin("https://assets.emulator.test") == "https://assets.emulator.test"
+
+
+def test_seen_requests_answer_where_and_with_what() -> None:
+    """A seen request knows its host, its query parameters and whether it carried a key."""
+    seen = SeenRequest("GET", "/v1/jobs/1", "key=sk-1&x=2", {"host": "emulator.test:80"})
+    assert seen.host == "emulator.test"
+    assert seen.params == {"key": "sk-1", "x": "2"}
+    assert seen.carries("sk-1")
+    assert not seen.carries("sk-2")
+    assert SeenRequest("GET", "/", "", {"authorization": "Bearer sk-2"}).carries("sk-2")
+    assert seen.matches("get", r"/jobs/")
+    assert not seen.matches("POST")
+
+
+def test_sample_media_is_real() -> None:
+    """The sample media are an MP4, a WebP and a JPEG, with their media types."""
+    assert sample()[4:8] == b"ftyp"
+    assert sample(Variant.THUMBNAIL)[8:12] == b"WEBP"
+    assert sample(Variant.SPRITESHEET)[:2] == b"\xff\xd8"
+    assert content_type() == "video/mp4"
+    assert content_type(Variant.SPRITESHEET) == "image/jpeg"
+
+
+async def test_recordings_collect_one_block_and_filter_by_host() -> None:
+    """A recording holds the requests of its block; requests() filters by host and key."""
+    app = _app()
+    async with make_client(transport=emulator_transport(app)) as client:
+        await client.get("http://emu.test/v1/jobs/1")
+        with app.faults.recording() as seen:
+            await client.get("http://assets.emu.test/v1/jobs/2", headers={"x-key": "sk-9"})
+            app.faults.clear()
+            await client.get("http://emu.test/v1/jobs/3")
+        await client.get("http://emu.test/v1/jobs/4")
+    assert [r.path for r in seen] == ["/v1/jobs/2", "/v1/jobs/3"]
+    assert [r.path for r in app.faults.requests(host="emu.test")] == ["/v1/jobs/3", "/v1/jobs/4"]
+    assert [r.host for r in seen] == ["assets.emu.test", "emu.test"]
+    assert app.faults.carrying("sk-9") == []
+    assert [r.path for r in seen if r.carries("sk-9")] == ["/v1/jobs/2"]
+
+
+async def test_a_refusal_is_answered_with_the_error_body() -> None:
+    """A route's Refusal becomes its status, headers and the emulator's error body."""
+    app = _app(refusal_body=lambda r: json.dumps({"code": r.code, "msg": r.message}).encode())
+    async with make_client(transport=emulator_transport(app)) as client:
+        response = await client.get("http://emu.test/v1/refuse")
+    assert response.status_code == 409
+    assert response.headers["retry-after"] == "3"
+    assert response.json() == {"code": "not_ready", "msg": "not yet"}
+
+
+async def test_a_refusal_from_a_plain_asgi_app() -> None:
+    """An app that is not Starlette may let a Refusal propagate to the middleware."""
+
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        raise Refusal(404, "no such job")
+
+    app = FaultMiddleware(plain)
+    async with make_client(transport=emulator_transport(app)) as client:
+        response = await client.get("http://emu.test/v1/jobs/9")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"message": "no such job", "code": 404}}
+
+
+def test_serve_stops_quickly() -> None:
+    """Leaving serve's block stops the server in well under a second."""
+    app = _app()
+    with serve(app):
+        pass  # the first start imports uvicorn
+    with serve(app):
+        entered = time.perf_counter()
+    assert time.perf_counter() - entered < 0.5
 
 
 # -- faults in-process ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ CORE_MODULES = [
     "reelgate.hookspecs",
     "reelgate.http",
     "reelgate.ids",
+    "reelgate.media",
     "reelgate.model",
     "reelgate.plugins",
     "reelgate.postgres",
@@ -32,6 +33,7 @@ CORE_MODULES = [
     "reelgate.sim",
     "reelgate.status",
     "reelgate.store",
+    "reelgate.testing",
     "reelgate.wire",
 ]
 

@@ -18,12 +18,6 @@ from reelgate.store import MemoryJobIndex
 from reelgate_openai.emulator import create_app
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every test runs under asyncio and under trio."""
-    return str(request.param)
-
-
 @pytest.fixture(name="emulator")
 def _emulator() -> FaultMiddleware:
     """A fresh OpenAI emulator whose jobs take 0.2 seconds."""

@@ -18,12 +18,6 @@ psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not insta
 from local_postgres import LocalPostgres, find_bindir, started  # noqa: E402
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """The index runs under asyncio and under trio."""
-    return str(request.param)
-
-
 @pytest.fixture(name="pg_server", scope="session")
 def _pg_server() -> Iterator[LocalPostgres]:
     """The PostgreSQL server of this session (worker), stopped and removed at the end."""

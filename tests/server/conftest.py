@@ -14,12 +14,6 @@ from reelgate.emulation import serve
 from reelgate.server import create_app
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every async test runs under asyncio and trio."""
-    return str(request.param)
-
-
 @pytest.fixture(name="relay_state")
 def _relay_state() -> RelayState:
     return RelayState()

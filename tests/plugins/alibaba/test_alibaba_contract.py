@@ -19,7 +19,7 @@ class TestAlibabaContract(ProviderContract):
         return reelgate_alibaba
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         return {"base_url": f"{base_url}/api/v1"}

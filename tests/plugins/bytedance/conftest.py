@@ -16,12 +16,6 @@ from reelgate.store import MemoryJobIndex
 from reelgate_bytedance.emulator import BytedanceEmulator, create_app
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every async test runs under asyncio and trio."""
-    return str(request.param)
-
-
 @pytest.fixture(name="clock")
 def _clock() -> Clock:
     return Clock()

@@ -19,7 +19,7 @@ class TestBytedanceContract(ProviderContract):
         return reelgate_bytedance
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         """Ark's paths live under ``/api/v3``."""

@@ -28,7 +28,7 @@ class TestKlingContract(ProviderContract):
         return reelgate_kling
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         return {"base_url": base_url, "secret_key_env": SECRET_ENV}

@@ -19,7 +19,7 @@ class TestLumaContract(ProviderContract):
         return reelgate_luma
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def retrieve_request(self) -> tuple[str, str | None]:
         """Generations are read with ``GET /generations/{id}``."""

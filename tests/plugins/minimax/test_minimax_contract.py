@@ -19,7 +19,7 @@ class TestMinimaxContract(ProviderContract):
         return reelgate_minimax
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         """MiniMax's paths live under ``/v1``."""

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 
 import reelgate_openai
-from reelgate import Gateway
-from reelgate.config import Config, InstanceConfig
-from reelgate.http import emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate import Gateway, testing
 
 KEY = "sk-openai-test-0123456789abcdef"
 KEY_ENV = "REELGATE_OPENAI_TEST_KEY"
@@ -47,41 +44,34 @@ def _api_key() -> str:
     return KEY
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every async test runs under asyncio and trio."""
-    return str(request.param)
-
-
-GatewayFactory = Callable[..., Gateway]
+#: Builds a gateway on an emulator app (closed when the test ends).
+GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture(name="gateway_for")
-async def _gateway_for(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[GatewayFactory]:
+async def _gateway_for() -> AsyncIterator[GatewayFactory]:
     """Build gateways with one ``openai`` instance (``sora``) on an in-process emulator."""
-    monkeypatch.setenv(KEY_ENV, KEY)
-    opened: list[Any] = []
+    async with AsyncExitStack() as stack:
 
-    def build(app: Any, *, instance: str = "sora", **settings: Any) -> Gateway:
-        client = make_client(transport=emulator_transport(app))
-        plugins = Plugins()
-        plugins.register(reelgate_openai, name="openai")
-        merged = {"base_url": "http://emulator.test/v1", "poll_interval": 0.02, **settings}
-        merged.setdefault(
-            "retry", {"attempts": 3, "wait_initial": 0.01, "wait_max": 0.02, "wait_jitter": 0}
-        )
-        config = Config(
-            instances=(
-                InstanceConfig(name=instance, type="openai", key_env=(KEY_ENV,), settings=merged),
-            ),
-            default_instances=False,
-        )
-        gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-        assert not gateway.problems, gateway.problems
-        opened.append((gateway, client))
-        return gateway
+        async def build(app: Any, *, instance: str = "sora", **settings: Any) -> Gateway:
+            return await stack.enter_async_context(
+                testing.gateway_for(
+                    "openai",
+                    plugin=reelgate_openai,
+                    app=app,
+                    base_url="http://emulator.test/v1",
+                    settings={
+                        "retry": {
+                            "attempts": 3,
+                            "wait_initial": 0.01,
+                            "wait_max": 0.02,
+                            "wait_jitter": 0,
+                        },
+                        **settings,
+                    },
+                    keys={KEY_ENV: KEY},
+                    instance=instance,
+                )
+            )
 
-    yield build
-    for gateway, client in opened:
-        await gateway.aclose()
-        await client.aclose()
+        yield build

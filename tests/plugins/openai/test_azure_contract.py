@@ -19,7 +19,7 @@ class TestAzureContract(ProviderContract):
         return reelgate_openai
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3, mode="azure", api_versions={"preview"})
+        return create_app(job_seconds=0.1, mode="azure", api_versions={"preview"})
 
     def settings(self, base_url: str) -> dict[str, Any]:
         return {"endpoint": base_url, "api_version": "preview"}
@@ -29,3 +29,7 @@ class TestAzureContract(ProviderContract):
 
     def download_path_pattern(self) -> str | None:
         return r"/content$"
+
+    def asset_host(self, base_url: str) -> str | None:
+        """Azure serves a video from ``/videos/{id}/content``, on the API host, with the key."""
+        return None

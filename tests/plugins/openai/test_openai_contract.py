@@ -19,7 +19,7 @@ class TestOpenAIContract(ProviderContract):
         return reelgate_openai
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         return {"base_url": f"{base_url}/v1"}
@@ -29,3 +29,7 @@ class TestOpenAIContract(ProviderContract):
 
     def download_path_pattern(self) -> str | None:
         return r"/content$"
+
+    def asset_host(self, base_url: str) -> str | None:
+        """OpenAI serves a video from ``/videos/{id}/content``, on the API host, with the key."""
+        return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ from reelgate_openai.emulator import Received, create_app
 pytestmark = pytest.mark.anyio
 
 MakePng = Callable[[int, int], bytes]
+#: The ``gateway_for`` fixture: a gateway on an emulator app, closed when the test ends.
+GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture(name="received")
@@ -52,9 +54,9 @@ def _app(received: list[Received]) -> Any:
 
 
 @pytest.fixture(name="gateway")
-def _gateway(app: Any, gateway_for: Callable[..., Gateway]) -> Gateway:
+async def _gateway(app: Any, gateway_for: GatewayFactory) -> Gateway:
     """A gateway with the ``sora`` instance on the emulator."""
-    return gateway_for(app)
+    return await gateway_for(app)
 
 
 # -- create ------------------------------------------------------------------------------
@@ -186,22 +188,22 @@ async def test_valid_seconds_and_size_are_sent_unchanged(
 
 
 async def test_models_outside_the_table_are_sent_as_they_are(
-    gateway_for: Callable[..., Gateway],
+    gateway_for: GatewayFactory,
 ) -> None:
     """A server's own model is not checked by reelgate; its own answer decides."""
     received: list[Received] = []
     app = create_app(job_seconds=0.2, received=received, models={"local-video": ModelLimits()})
-    gateway = gateway_for(app)
+    gateway = await gateway_for(app)
     video = await gateway.create(
         CreateVideo(model="sora/local-video", prompt="a boat", seconds=7, size="640x480")
     )
     assert (video.model, video.seconds, video.size) == ("local-video", "7", "640x480")
 
 
-async def test_models_setting_adds_limits(gateway_for: Callable[..., Gateway]) -> None:
+async def test_models_setting_adds_limits(gateway_for: GatewayFactory) -> None:
     """The models setting gives a server's own model its durations and sizes."""
     app = create_app(job_seconds=0.2, models={"local-video": ModelLimits()})
-    gateway = gateway_for(app, models={"local-video": {"seconds": [6], "sizes": ["640x480"]}})
+    gateway = await gateway_for(app, models={"local-video": {"seconds": [6], "sizes": ["640x480"]}})
     with pytest.raises(InvalidRequestError) as caught:
         await gateway.create(CreateVideo(model="sora/local-video", prompt="a boat", seconds=7))
     assert caught.value.param == "seconds"
@@ -307,18 +309,18 @@ def test_video_objects_of_compatible_servers(caplog: pytest.LogCaptureFixture) -
     assert "unknown job status 'paused'" in caplog.text
 
 
-async def test_poll_hint_is_read(gateway_for: Callable[..., Gateway]) -> None:
+async def test_poll_hint_is_read(gateway_for: GatewayFactory) -> None:
     """The openai-poll-after-ms header becomes Video.poll_after, in seconds."""
-    gateway = gateway_for(create_app(job_seconds=5, poll_after_ms=1234))
+    gateway = await gateway_for(create_app(job_seconds=5, poll_after_ms=1234))
     created = await gateway.create(CreateVideo(model="sora/sora-2", prompt="a boat"))
     assert created.poll_after == 1.234
     assert (await gateway.retrieve(created.id)).poll_after == 1.234
 
 
-async def test_wait_follows_the_poll_hint(gateway_for: Callable[..., Gateway]) -> None:
+async def test_wait_follows_the_poll_hint(gateway_for: GatewayFactory) -> None:
     """wait polls at the server's hint (10 ms), not at the instance's minute-long interval."""
     app = create_app(job_seconds=0.2, poll_after_ms=10)
-    gateway = gateway_for(app, poll_interval=60)
+    gateway = await gateway_for(app, poll_interval=60)
     created = await gateway.create(CreateVideo(model="sora/sora-2", prompt="a boat"))
     with anyio.fail_after(20):
         video = await gateway.wait(created.id, timeout=600)
@@ -465,10 +467,10 @@ async def test_rate_limit_keeps_its_envelope(gateway: Gateway, app: Any) -> None
 
 
 async def test_wrong_key_is_an_authentication_error(
-    gateway_for: Callable[..., Gateway], api_key: str
+    gateway_for: GatewayFactory, api_key: str
 ) -> None:
     """A key the server does not know is an AuthenticationError that does not show the key."""
-    gateway = gateway_for(create_app(api_keys={"sk-some-other-key-000000"}))
+    gateway = await gateway_for(create_app(api_keys={"sk-some-other-key-000000"}))
     with pytest.raises(AuthenticationError) as caught:
         await gateway.create(CreateVideo(model="sora/sora-2", prompt="a boat"))
     assert caught.value.code == "invalid_api_key"

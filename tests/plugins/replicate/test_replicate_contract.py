@@ -19,7 +19,7 @@ class TestReplicateContract(ProviderContract):
         return reelgate_replicate
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3, page_size=3)
+        return create_app(job_seconds=0.1, page_size=3)
 
     def unknown_native_id(self) -> str:
         return "0000000000000000000000000a"

@@ -8,18 +8,9 @@ import pytest
 from runway_support import BASE_URL, INSTANCE, JOB_SECONDS, KEY, KEY_ENV, START, Clock, fast_retry
 
 import reelgate_runway
-from reelgate.config import Config, InstanceConfig
 from reelgate.gateway import Gateway
-from reelgate.http import emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.testing import gateway_for
 from reelgate_runway.emulator import RunwayEmulator, create_app
-
-
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every async test runs under asyncio and trio."""
-    return str(request.param)
 
 
 @pytest.fixture(name="clock")
@@ -33,27 +24,17 @@ def _emulator(clock: Clock) -> RunwayEmulator:
 
 
 @pytest.fixture(name="gateway")
-async def _gateway(
-    emulator: RunwayEmulator, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Gateway]:
-    monkeypatch.setenv(KEY_ENV, KEY)
-    client = make_client(transport=emulator_transport(emulator))
-    plugins = Plugins()
-    plugins.register(reelgate_runway, name="runway")
-    settings = {"base_url": BASE_URL, "poll_interval": 0.01, "retry": fast_retry()}
-    config = Config(
-        instances=(
-            InstanceConfig(name=INSTANCE, type="runway", key_env=(KEY_ENV,), settings=settings),
-        ),
-        default_instances=False,
-    )
-    gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-    assert not gateway.problems, gateway.problems
-    try:
+async def _gateway(emulator: RunwayEmulator) -> AsyncIterator[Gateway]:
+    async with gateway_for(
+        "runway",
+        plugin=reelgate_runway,
+        app=emulator,
+        base_url=BASE_URL,
+        settings={"poll_interval": 0.01, "retry": fast_retry()},
+        keys={KEY_ENV: KEY},
+        instance=INSTANCE,
+    ) as gateway:
         yield gateway
-    finally:
-        await gateway.aclose()
-        await client.aclose()
 
 
 @pytest.fixture(name="provider")

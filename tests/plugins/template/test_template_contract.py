@@ -19,4 +19,8 @@ class TestTemplateContract(ProviderContract):
         return reelgate_template
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
+
+    def asset_host(self, base_url: str) -> str | None:
+        """The provider downloads from ``/v1/jobs/{id}/content``, on the API host."""
+        return None

@@ -36,12 +36,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 Build = Callable[..., Gateway]
 
 
-@pytest.fixture(name="anyio_backend", params=["asyncio", "trio"])
-def _anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Every async test runs under asyncio and trio."""
-    return str(request.param)
-
-
 @pytest.fixture(name="received")
 def _received() -> list[dict[str, Any]]:
     """The bodies of the creates and edits the emulator reads."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import reelgate_xai
 from reelgate.testing import ProviderContract
@@ -19,7 +20,7 @@ class TestXAIContract(ProviderContract):
         return reelgate_xai
 
     def emulator(self) -> Any:
-        return create_app(job_seconds=0.3)
+        return create_app(job_seconds=0.1)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         return {"base_url": f"{base_url}/v1"}
@@ -35,3 +36,8 @@ class TestXAIContract(ProviderContract):
 
     def download_path_pattern(self) -> str | None:
         return r"\.mp4$"
+
+    def asset_host(self, base_url: str) -> str | None:
+        """The emulator's bucket is ``vidgen.<host>`` (on loopback, the other loopback name)."""
+        host = urlsplit(base_url).hostname or ""
+        return {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(host, f"vidgen.{host}")

@@ -13,6 +13,7 @@ path or method gets an error in the door's own shape, which its SDK can read.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -23,11 +24,13 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from ..gateway import Gateway
-from ..model import Variant
+from ..model import CreateVideo, Variant, Video
+from ..stream import DownloadStream
 from . import bodies
 from .access import OWNER_SCOPE_KEY
 from .auth import ServerKeys
 from .download import DownloadResponse
+from .limits import KeyLimits
 from .routing import raw_segments
 
 __all__ = ["Door", "DoorContext", "DoorRoute"]
@@ -92,11 +95,13 @@ class DoorContext:
         gateway: The gateway the server serves.
         keys: The server's keys.
         max_body_bytes: The cap on request bodies.
+        limits: The per-key caps on creates and downloads in flight (the server's own).
     """
 
     gateway: Gateway
     keys: ServerKeys
     max_body_bytes: int
+    limits: KeyLimits = attrs.field(factory=KeyLimits)
 
     def owner(self, request: Request, headers: Mapping[str, str] | None = None) -> str | None:
         """
@@ -114,10 +119,21 @@ class DoorContext:
         """A JSON object body, read under the server's cap."""
         return await bodies.json_request(request, self.max_body_bytes)
 
+    async def create(self, request: CreateVideo, owner: str | None) -> Video:
+        """Create a job, holding one of the owner's create slots."""
+        with self.limits.hold("create", owner):
+            return await self.gateway.create(request, owner=owner)
+
+    def opening(
+        self, video_id: str, owner: str | None
+    ) -> AbstractAsyncContextManager[DownloadStream]:
+        """The job's video stream (not yet open), holding one of the owner's download slots."""
+        inner = self.gateway.download(video_id, Variant.VIDEO, owner=owner)
+        return self.limits.holding("download", owner, inner)
+
     async def download(self, video_id: str, owner: str | None) -> DownloadResponse:
         """The job's video, streamed as ``/v1/videos/{id}/content`` streams it."""
-        opening = self.gateway.download(video_id, Variant.VIDEO, owner=owner)
-        return await DownloadResponse.open(opening, _filename)
+        return await DownloadResponse.open(self.opening(video_id, owner), _filename)
 
 
 def _filename(content_type: str) -> str:

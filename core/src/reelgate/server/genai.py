@@ -425,7 +425,7 @@ class GoogleDoor:
         create = create_request(body, model)
         if key is not None:
             create = attrs.evolve(create, idempotency_key=key)
-        video = await self.context.gateway.create(create, owner=owner)
+        video = await self.context.create(create, owner)
         place = self._place(request, shape, version)
         return _json(await self._render(video, f"{resource}/operations/{video.id}", place, owner))
 
@@ -514,7 +514,7 @@ class GoogleDoor:
     async def _small_video(self, video_id: str, owner: str | None) -> tuple[bytes, str] | None:
         """The video's bytes when it is at most `inline_video_bytes`, else None."""
         cap = self.inline_video_bytes
-        async with self.context.gateway.download(video_id, owner=owner) as stream:
+        async with self.context.opening(video_id, owner) as stream:
             if stream.content_length is not None and stream.content_length > cap:
                 return None
             parts: list[bytes] = []

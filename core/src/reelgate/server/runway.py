@@ -289,7 +289,7 @@ class RunwayDoor:
         create = create_request(endpoint, body, default)
         if key is not None:
             create = attrs.evolve(create, idempotency_key=key)
-        video = await self.context.gateway.create(create, owner=owner)
+        video = await self.context.create(create, owner)
         return _json({"id": video.id})
 
     async def _task(self, request: Request, video_id: str) -> Response:

@@ -25,8 +25,6 @@ import time
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import cache
-from importlib.resources import files
 from typing import Any, Self
 
 import attrs
@@ -35,6 +33,7 @@ from ..call import Call
 from ..config import ProviderSettings
 from ..errors import InvalidRequestError, NotFoundError, VideoNotReadyError
 from ..hookspecs import hookimpl
+from ..media import content_type, sample
 from ..model import (
     ContentFilter,
     CreateVideo,
@@ -51,21 +50,15 @@ __all__ = ["SimProvider", "SimSettings", "reelgate_register_providers"]
 
 _OUTCOMES = {"completed": "c", "failed": "f", "content_filtered": "r"}
 _OUTCOME_NAMES = {v: k for k, v in _OUTCOMES.items()}
-_MEDIA = {
-    Variant.VIDEO: ("video.mp4", "video/mp4"),
-    Variant.THUMBNAIL: ("thumbnail.webp", "image/webp"),
-    Variant.SPRITESHEET: ("spritesheet.jpg", "image/jpeg"),
-}
 _CHUNK = 64 * 1024
 _ZEROS = bytes(_CHUNK)
-_MAX_SIM_BYTES = 1 << 40
+# Bounded so that one request cannot make the server stream for days or hold a job for years.
+_MAX_SIM_BYTES = 8 << 30
+_MAX_SIM_DURATION = 86_400.0
 
 
-@cache
-def media(variant: Variant) -> bytes:
-    """The bytes of a shipped media file (read once)."""
-    name, _ = _MEDIA[variant]
-    return files(__package__).joinpath("media", name).read_bytes()
+#: The sample media's bytes by variant (kept here for code written before `reelgate.media`).
+media = sample
 
 
 def _b36(n: int) -> str:
@@ -220,7 +213,11 @@ class SimProvider:
         duration = _extra(request, "sim_duration", float, self.settings.duration)
         size_bytes = _extra(request, "sim_bytes", int, 0)
         if size_bytes > _MAX_SIM_BYTES:
-            raise InvalidRequestError("sim_bytes is limited to 1 TiB", param="sim_bytes")
+            raise InvalidRequestError("sim_bytes is limited to 8 GiB", param="sim_bytes")
+        if duration > _MAX_SIM_DURATION:
+            raise InvalidRequestError(
+                "sim_duration is limited to one day (86400 seconds)", param="sim_duration"
+            )
         now_ms = int(time.time() * 1000)
         job = _Job(now_ms, int(duration * 1000), _OUTCOMES[outcome], size_bytes)
         native_id = job.native_id()
@@ -247,7 +244,6 @@ class SimProvider:
         if video.status is not VideoStatus.COMPLETED:
             raise VideoNotReadyError.for_status(video_id, video.status.value, call=call)
         body = media(variant)
-        content_type = _MEDIA[variant][1]
         total = len(body)
         padding = 0
         if variant is Variant.VIDEO:
@@ -257,7 +253,7 @@ class SimProvider:
                 padding = wanted - total
                 total = wanted
         yield DownloadStream(
-            content_type=content_type, content_length=total, chunks=_stream(body, padding)
+            content_type=content_type(variant), content_length=total, chunks=_stream(body, padding)
         )
 
     async def delete(self, video_id: str, *, call: Call) -> Deleted:

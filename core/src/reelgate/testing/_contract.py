@@ -1,39 +1,19 @@
-"""
-The conformance kit for provider plugins: a pytest plugin with `ProviderContract`.
-
-A plugin subclasses `ProviderContract`, says how to reach its emulator, and inherits the
-whole behavioural contract (lifecycle, ids, polling, pagination, streamed download,
-unsupported operations, errors, faults, retries, secrets), run under asyncio and trio,
-in-process and over real HTTP on 127.0.0.1::
-
-    pytest_plugins = ["reelgate.testing"]
-
-    class TestAcmeContract(ProviderContract):
-        provider_type = "acme"
-        model = "acme-video-1"
-
-        def plugin(self):
-            return reelgate_acme
-
-        def emulator(self):
-            return reelgate_acme.emulator.create_app(job_seconds=0.3)
-
-A subclass may not replace or delete an inherited test; it can only add tests, or mark
-an override with `ProviderContract.override` (and say why in its docstring).
-"""
+"""The conformance kit's contract: the behaviour every provider shows through the gateway."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 import pytest
 
-from .config import Config, InstanceConfig
-from .emulation import FAIL, SLOW, Fault, Faults, serve
-from .errors import (
+from ..call import Call, Operation
+from ..emulation import FAIL, SLOW, Fault, Faults, SeenRequest, serve
+from ..errors import (
     AuthenticationError,
     InvalidRequestError,
     NotFoundError,
@@ -46,59 +26,15 @@ from .errors import (
     VideoFailedError,
     VideoNotReadyError,
 )
-from .gateway import Gateway
-from .http import emulator_transport, make_client
-from .ids import VideoId
-from .model import CreateVideo, Video, VideoStatus
-from .plugins import Plugins
-from .provider import OPERATIONS
-from .status import is_legal
-from .store import MemoryJobIndex
+from ..gateway import Gateway
+from ..ids import VideoId
+from ..model import CANCELLED, CreateVideo, Video, VideoStatus
+from ..status import is_legal
+from ._harness import IN_PROCESS_URL, KEY_A, KEY_B, Harness, Relay, gateway_for
 
-__all__ = ["Harness", "ProviderContract"]
+__all__ = ["ProviderContract"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: The keys the contract configures: distinctive, so that a leak is easy to find.
-KEY_A = "sk-reelgate-contract-AAAA-0123456789"
-KEY_B = "sk-reelgate-contract-BBBB-9876543210"
-_KEY_ENV = ("REELGATE_CONTRACT_KEY_A", "REELGATE_CONTRACT_KEY_B")
-
-_FAST_RETRY = {
-    "attempts": 3,
-    "timeout": 10.0,
-    "wait_initial": 0.01,
-    "wait_max": 0.05,
-    "wait_jitter": 0.0,
-}
-
-
-@attrs.define
-class Harness:
-    """
-    One provider instance wired to its emulator, for one test.
-
-    Attributes:
-        gateway: A gateway with the instance configured.
-        instance: The instance's name (deliberately not the type's name).
-        model: ``instance/model`` for creates.
-        faults: The emulator's fault script (None for providers without HTTP).
-    """
-
-    gateway: Gateway
-    instance: str
-    model: str
-    faults: Faults | None
-
-    def request(self, prompt: str = "a paper boat", **kwargs: Any) -> CreateVideo:
-        """A create request for this instance."""
-        return CreateVideo(model=self.model, prompt=prompt, **kwargs)
-
-    def require_faults(self) -> Faults:
-        """The fault script, or skip the test for a provider without an HTTP upstream."""
-        if self.faults is None:
-            pytest.skip("this provider has no HTTP upstream to fault")
-        return self.faults
 
 
 class ProviderContract:
@@ -106,8 +42,10 @@ class ProviderContract:
     The behaviour every provider must show through the gateway.
 
     Subclasses set `provider_type` and `model` and implement `plugin` and `emulator`;
-    they may override `settings`, `failing_request`, `slow_request` and
-    `unknown_native_id` when their emulator needs something else.
+    they may override `settings`, `failing_request`, `slow_request`,
+    `unknown_native_id`, the request patterns (`retrieve_request`,
+    `create_path_pattern`, `download_path_pattern`, `cancel_request`) and `asset_host`
+    when their emulator needs something else.
     """
 
     pytestmark: ClassVar[Any] = pytest.mark.anyio
@@ -148,7 +86,11 @@ class ProviderContract:
         raise NotImplementedError
 
     def emulator(self) -> Any:
-        """A fresh ASGI emulator whose outermost layer is a `FaultMiddleware` (or None)."""
+        """
+        A fresh ASGI emulator whose outermost layer is a `FaultMiddleware`.
+
+        None declares a provider without an HTTP upstream (the fault checks skip).
+        """
         raise NotImplementedError
 
     def settings(self, base_url: str) -> dict[str, Any]:
@@ -181,6 +123,35 @@ class ProviderContract:
         """A regular expression matching the path of the create request (None: any POST)."""
         return None
 
+    def download_path_pattern(self) -> str | None:
+        """A regular expression matching the emulator's download path (None: any GET)."""
+        return None
+
+    def cancel_request(self) -> tuple[str | None, str | None]:
+        """
+        How a cancel request looks, for providers that can only cancel.
+
+        Returns:
+            The HTTP method (None: any) and a regular expression matching the path
+            (default: a path with ``cancel`` in it, as in ``/jobs/{id}:cancel``).
+        """
+        return None, "cancel"
+
+    def asset_host(self, base_url: str) -> str | None:
+        """
+        The host name the emulator serves downloads on, where no key may go.
+
+        The default, ``"*"``, is any host but the API's (an emulator names it, e.g. with
+        `reelgate.emulation.asset_origin`: ``assets.emulator.test`` in-process,
+        ``localhost`` for a server on ``127.0.0.1``). Name it to be exact. Return None
+        for an API that serves its videos itself, with the key (the check then shows
+        that no request goes to any other host).
+
+        Args:
+            base_url: Where the emulator is.
+        """
+        return "*"
+
     def _read_fault(self, **kwargs: Any) -> Fault:
         method, path = self.retrieve_request()
         return Fault(method=method, path=path, **kwargs)
@@ -200,54 +171,69 @@ class ProviderContract:
     def pytest_generate_tests(cls, metafunc: pytest.Metafunc) -> None:
         """Run each test over every transport the subclass supports."""
         if "transport" in metafunc.fixturenames:
-            metafunc.parametrize("transport", cls.transports)
+            metafunc.parametrize("transport", cls.transports, scope="class")
+
+    @pytest.fixture(name="loopback", scope="class")
+    @classmethod
+    def _loopback(cls, transport: str) -> Iterator[tuple[Relay, str] | None]:
+        """One loopback server for the class's tests over real HTTP."""
+        if transport != "http":
+            yield None
+            return
+        relay = Relay()
+        with serve(relay) as url:
+            yield relay, url
 
     @pytest.fixture(name="emulator_url")
-    def _emulator_url(self, transport: str) -> Iterator[tuple[Any, str | None]]:
+    def _emulator_url(self, loopback: tuple[Relay, str] | None) -> Iterator[tuple[Any, str | None]]:
+        """A fresh emulator for each test, and its URL when it is served on loopback."""
         app = self.emulator()
-        if app is None or transport == "asgi":
+        if app is None or loopback is None:
             yield app, None
             return
-        with serve(app) as url:
+        relay, url = loopback
+        relay.app = app
+        try:
             yield app, url
+        finally:
+            relay.app = None
 
     @pytest.fixture(name="harness")
-    async def _harness(
-        self, emulator_url: tuple[Any, str | None], monkeypatch: pytest.MonkeyPatch
-    ) -> AsyncIterator[Harness]:
+    async def _harness(self, emulator_url: tuple[Any, str | None]) -> AsyncIterator[Harness]:
         app, url = emulator_url
-        monkeypatch.setenv(_KEY_ENV[0], KEY_A)
-        monkeypatch.setenv(_KEY_ENV[1], KEY_B)
-        if app is None:
-            client = make_client()
-            base_url = "http://unused.invalid"
-        elif url is None:
-            client = make_client(transport=emulator_transport(app))
-            base_url = "http://emulator.test"
-        else:
-            client = make_client()
-            base_url = url
-        settings = {"retry": dict(_FAST_RETRY), "poll_interval": 0.02, **self.settings(base_url)}
+        async with self.connect(app, url) as harness:
+            yield harness
+
+    @asynccontextmanager
+    async def connect(self, app: Any, url: str | None = None) -> AsyncIterator[Harness]:
+        """
+        A harness on the emulator `app`: in-process, or over HTTP when `url` serves it.
+
+        The contract's fixtures use it; so can a plugin's own tests, to run one check
+        against a modified emulator.
+        """
+        faults = None
+        if app is not None:
+            faults = getattr(app, "faults", None)
+            if not isinstance(faults, Faults):
+                pytest.fail(
+                    f"{type(self).__name__}.emulator() must return an app whose outermost "
+                    "layer is reelgate.emulation.FaultMiddleware (so that `app.faults` "
+                    "scripts faults and records requests): return "
+                    "FaultMiddleware(routes, error_body=...)",
+                    pytrace=False,
+                )
+        base = url or IN_PROCESS_URL
         instance = f"contract-{self.provider_type}"
-        plugins = Plugins()
-        plugins.register(self.plugin(), name=self.provider_type)
-        config = Config(
-            instances=(
-                InstanceConfig(
-                    name=instance, type=self.provider_type, key_env=_KEY_ENV, settings=settings
-                ),
-            ),
-            default_instances=False,
-        )
-        gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-        assert not gateway.problems, gateway.problems
-        assert not plugins.failures, plugins.failures
-        faults = getattr(app, "faults", None)
-        try:
-            yield Harness(gateway, instance, f"{instance}/{self.model}", faults)
-        finally:
-            await gateway.aclose()
-            await client.aclose()
+        async with gateway_for(
+            self.provider_type,
+            plugin=self.plugin(),
+            app=app if url is None else None,
+            base_url=None,  # the settings hook places the address
+            settings=self.settings(base),
+            instance=instance,
+        ) as gateway:
+            yield Harness(gateway, instance, f"{instance}/{self.model}", faults, base)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -264,6 +250,12 @@ class ProviderContract:
         done = await h.gateway.wait(video.id, timeout=self.wait_timeout)
         assert done.status is VideoStatus.COMPLETED, done
         return done
+
+    async def _gone(self, h: Harness, video_id: str) -> None:
+        with pytest.raises(NotFoundError):
+            await h.gateway.retrieve(video_id)
+        page = await h.gateway.list(h.instance)
+        assert video_id not in [v.id for v in page.data]
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -297,6 +289,24 @@ class ProviderContract:
         with pytest.raises(VideoFailedError) as caught:
             done.raise_for_status()
         assert caught.value.video is done
+
+    async def test_a_failed_job_is_read_without_retries(self, harness: Harness) -> None:
+        """Reading a failed job takes no more upstream requests than reading a completed one."""
+        faults = harness.require_faults()
+        failed = await harness.gateway.create(self.failing_request(harness.request()))
+        completed = await harness.gateway.create(harness.request("completed"))
+        await harness.gateway.wait(failed.id, timeout=self.wait_timeout)
+        await harness.gateway.wait(completed.id, timeout=self.wait_timeout)
+        with faults.recording() as healthy:
+            await harness.gateway.retrieve(completed.id)
+        with faults.recording() as seen:
+            again = await harness.gateway.retrieve(failed.id)
+        assert again.status is VideoStatus.FAILED
+        assert len(seen) <= len(healthy), (
+            f"one retrieve of a failed job made {len(seen)} upstream requests, one of a "
+            f"completed job {len(healthy)}: an error answer for a failed job must not be "
+            "retried (UpstreamError(retryable=False) from the error parser)" + _listing(seen)
+        )
 
     async def test_id_round_trips(self, harness: Harness) -> None:
         """Retrieve accepts the id create returned and answers with the same id."""
@@ -417,14 +427,10 @@ class ProviderContract:
 
     async def test_unsupported_operations_raise_unsupported(self, harness: Harness) -> None:
         """Every operation a provider lacks raises UnsupportedOperationError, not AttributeError."""
-        missing = [
-            op
-            for op in OPERATIONS
-            if op not in self._caps(harness)
-            and op not in ("list", "create", "retrieve", "delete", "cancel")
-        ]
+        # The gateway lists from its index and deletes by forgetting: those never raise.
+        missing = [op for op in ("download", "remix") if op not in self._caps(harness)]
         if not missing:
-            pytest.skip("the provider implements every operation")
+            pytest.skip("the provider implements download and remix")
         video = await harness.gateway.create(harness.request())
         for op in missing:
             with pytest.raises(UnsupportedOperationError) as caught:
@@ -436,17 +442,62 @@ class ProviderContract:
             assert caught.value.code == "unsupported_operation"
             assert caught.value.status_code == 400
 
-    async def test_delete_then_not_found(self, harness: Harness) -> None:
-        """A deleted job is gone: retrieving it is a NotFoundError."""
-        self._need(harness, "delete")
+    async def test_delete_forgets_a_finished_job(self, harness: Harness) -> None:
+        """
+        A deleted finished job is gone from reelgate; upstream it is deleted if it can be.
+
+        With `delete` the provider says ``deleted`` (or ``cancelled``); without, the job
+        stays with the provider (``kept``): a finished job has nothing left to cancel.
+        """
         video = await self._completed(harness)
         deleted = await harness.gateway.delete(video.id)
-        assert deleted.id == video.id
-        assert deleted.deleted is True
-        with pytest.raises(NotFoundError):
-            await harness.gateway.retrieve(video.id)
-        page = await harness.gateway.list(harness.instance)
-        assert video.id not in [v.id for v in page.data]
+        assert (deleted.id, deleted.deleted) == (video.id, True)
+        if Operation.DELETE in self._caps(harness):
+            assert deleted.upstream in ("deleted", "cancelled")
+        else:
+            assert deleted.upstream == "kept"
+        await self._gone(harness, video.id)
+
+    async def test_delete_stops_a_running_job(self, harness: Harness) -> None:
+        """
+        Deleting a running job stops it where the provider can, and always forgets it.
+
+        `delete`: ``deleted`` or ``cancelled``. Only `cancel`: ``cancelled``, the
+        emulator saw a cancel request, and the provider reads the job as failed with
+        code ``cancelled``. Neither: ``kept``.
+        """
+        video = await harness.gateway.create(self.slow_request(harness.request()))
+        caps = self._caps(harness)
+        native = VideoId.parse(video.id).native
+        record = await harness.gateway.index.get(harness.instance, native)
+        with harness.recording() as seen:
+            deleted = await harness.gateway.delete(video.id)
+        if Operation.DELETE in caps:
+            assert deleted.upstream in ("deleted", "cancelled")
+        elif Operation.CANCEL in caps:
+            assert deleted.upstream == "cancelled"
+            if harness.faults is not None:
+                method, path = self.cancel_request()
+                assert any(r.matches(method, path) for r in seen), (
+                    f"no request matching {method or 'any method'} {path!r} (cancel_request) "
+                    "reached the emulator" + _listing(seen)
+                )
+            instance = harness.gateway.instance(harness.instance)
+            call = Call(
+                instance=harness.instance,
+                operation=Operation.RETRIEVE,
+                key=instance.key_named(record.key_name if record else None),
+                job_state=record.provider_state if record else None,
+            )
+            upstream = await instance.provider.retrieve(native, call=call)  # type: ignore[attr-defined]  # every provider retrieves
+            assert upstream.status is VideoStatus.FAILED, upstream
+            assert upstream.error is not None
+            assert upstream.error.code == CANCELLED, (
+                "a cancelled job reads as failed with reelgate.model.cancelled_error()"
+            )
+        else:
+            assert deleted.upstream == "kept"
+        await self._gone(harness, video.id)
 
     async def test_remix_links_to_its_source(self, harness: Harness) -> None:
         """A remix is a new job that names the job it came from."""
@@ -480,15 +531,47 @@ class ProviderContract:
             assert harness.faults.count("POST", self.create_path_pattern()) == before
 
     async def test_jobs_keep_the_key_that_created_them(self, harness: Harness) -> None:
-        """Polls of a job use the key that created it, though creates rotate keys."""
+        """Every request about a job uses the key that created it, though creates rotate keys."""
         faults = harness.require_faults()
-        first = await harness.gateway.create(harness.request("one"))
-        second = await harness.gateway.create(harness.request("two"))
-        faults.seen.clear()
-        await harness.gateway.retrieve(first.id)
-        await harness.gateway.retrieve(second.id)
-        used = [_key_in(r.headers, r.query) for r in faults.seen]
-        assert used == [KEY_A, KEY_B]
+        jobs: list[tuple[str, set[str]]] = []
+        for prompt in ("one", "two"):
+            with faults.recording() as seen:
+                video = await harness.gateway.create(harness.request(prompt))
+            keys = _keys_used(seen)
+            assert len(keys) == 1, f"the create of one job used keys {keys}" + _listing(seen)
+            jobs.append((video.id, keys))
+        assert jobs[0][1] != jobs[1][1], "two creates in a row used the same key"
+        for video_id, keys in jobs:
+            with faults.recording() as seen:
+                await harness.gateway.retrieve(video_id)
+            assert _keys_used(seen) == keys, (
+                f"a retrieve of a job created with {keys} used {_keys_used(seen)}" + _listing(seen)
+            )
+
+    async def test_credentials_stay_on_the_api_host(self, harness: Harness) -> None:
+        """After a whole job and its download, no request to another host carried a key."""
+        self._need(harness, "download")
+        faults = harness.require_faults()
+        video = await self._completed(harness)
+        async with harness.gateway.download(video.id) as stream:
+            async for _ in stream:
+                pass
+        api_host = urlsplit(harness.base_url).hostname
+        elsewhere = [r for r in faults.seen if r.host != api_host]
+        leaks = [r for r in elsewhere if _keys_used([r])]
+        assert not leaks, "a key went to another host than the API's" + _listing(leaks)
+        asset_host = self.asset_host(harness.base_url)
+        if asset_host is None:
+            assert not elsewhere, (
+                "requests went to another host: if the emulator serves assets there, "
+                "asset_host() should name it" + _listing(elsewhere)
+            )
+        else:
+            assert any(asset_host in ("*", r.host) for r in elsewhere), (
+                f"the download never reached the asset host {asset_host!r}: serve assets "
+                "on reelgate.emulation.asset_origin(request.base_url), or return None "
+                "from asset_host() if the API serves videos itself" + _listing(faults.seen)
+            )
 
     # -- upstream faults ---------------------------------------------------------------
 
@@ -614,19 +697,30 @@ class ProviderContract:
             await harness.gateway.retrieve(video.id)
 
     async def test_truncated_download_is_an_error(self, harness: Harness) -> None:
-        """A download cut off before its announced length raises ProviderError."""
+        """A download cut off before its announced length fails while streaming: ProviderError."""
         self._need(harness, "download")
         video = await self._completed(harness)
         faults = harness.require_faults()
         faults.add(Fault(truncate=100, method="GET", path=self.download_path_pattern(), times=10))
-        with pytest.raises(ProviderError):
+        received = 0
+        cut: ProviderError | None = None
+        try:
             async with harness.gateway.download(video.id) as stream:
-                async for _ in stream:
-                    pass
-
-    def download_path_pattern(self) -> str | None:
-        """A regular expression matching the emulator's download path (None: any GET)."""
-        return None
+                try:
+                    async for chunk in stream:
+                        received += len(chunk)
+                except ProviderError as e:
+                    cut = e
+        except ProviderError as e:
+            pytest.fail(f"the download failed on opening, not while streaming: {e}")
+        if cut is None:
+            pytest.fail(
+                f"a download cut off after 100 bytes streamed {received} bytes and ended "
+                "without an error: keep the upstream's content length on the DownloadStream "
+                "(it checks what arrives)"
+            )
+        assert "cut off" in cut.message, cut.message
+        assert received <= 100
 
     # -- secrets -----------------------------------------------------------------------
 
@@ -653,12 +747,19 @@ ProviderContract._contract_tests = frozenset(
 )
 
 
-def _key_in(headers: Any, query: str) -> str | None:
-    blob = " ".join(headers.values()) + " " + query
-    for key in (KEY_A, KEY_B):
-        if key in blob:
-            return key
-    return None
+def _keys_used(requests: Sequence[SeenRequest]) -> set[str]:
+    """The contract's keys that these requests carried."""
+    return {key for key in (KEY_A, KEY_B) for r in requests if r.carries(key)}
+
+
+def _listing(requests: Sequence[SeenRequest]) -> str:
+    """The requests, one a line, for an assertion's message."""
+    lines = [
+        f"  {r.method} {r.headers.get('host', '?')}{r.path}"
+        f"{'?' + r.query if r.query else ''} key={sorted(_keys_used([r])) or '-'}"
+        for r in requests
+    ]
+    return "\nrequests seen:\n" + "\n".join(lines) if lines else "\n(no requests seen)"
 
 
 def _assert_no_secret(error: BaseException) -> None:
@@ -672,10 +773,10 @@ def _upstream_of(gateway: Gateway, instance: str) -> Any:
     provider = gateway.instance(instance).provider
     upstream = getattr(provider, "upstream", None)
     if upstream is None:
-        pytest.skip("the provider exposes no `upstream` to tighten its timeout")
+        pytest.fail(
+            f"{type(provider).__name__} has no `upstream` attribute: keep the "
+            "reelgate.http.Upstream the provider sends with as `self.upstream`, so that "
+            "the kit can tighten its timeouts",
+            pytrace=False,
+        )
     return upstream
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker the kit uses."""
-    config.addinivalue_line("markers", "reelgate_contract: a reelgate provider contract test")
