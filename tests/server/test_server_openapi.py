@@ -35,6 +35,21 @@ ROUTES = {
             ("/{video_id}/remix", "post"),
         ]
     ),
+    # The front doors: Google's video wire and Runway's task wire.
+    ("/genai/v1beta/models/{instance}/{model}:predictLongRunning", "post"),
+    ("/genai/v1beta/models/{instance}/{model}/operations/{operation}", "get"),
+    *(
+        (f"/genai/{{version}}/{scope}publishers/{{instance}}/models/{{model}}:{action}", "post")
+        for scope in ("", "projects/{project}/locations/{location}/")
+        for action in ("predictLongRunning", "fetchPredictOperation")
+    ),
+    ("/genai/{version}/files/{file}:download", "get"),
+    ("/runway/v1/text_to_video", "post"),
+    ("/runway/v1/image_to_video", "post"),
+    ("/runway/v1/video_to_video", "post"),
+    ("/runway/v1/tasks/{id}", "get"),
+    ("/runway/v1/tasks/{id}", "delete"),
+    ("/runway/_outputs/{token}", "get"),
 }
 
 

@@ -13,7 +13,9 @@ Mount it in any ASGI application, or run it with ``reelgate serve``::
 Routes: ``POST/GET /v1/videos``, ``GET/DELETE /v1/videos/{video_id}``,
 ``GET /v1/videos/{video_id}/content``, ``POST /v1/videos/{video_id}/remix``, the same under
 ``/openai/v1/videos`` and ``/openai/videos`` for OpenAI SDKs, ``GET /health`` and
-``GET /openapi.json``.
+``GET /openapi.json``; and the front doors ``/genai`` (Google's video wire, for the
+google-genai SDK) and ``/runway`` (Runway's task wire, for the runwayml SDK) over the
+same jobs.
 
 Keys: ``REELGATE_SERVER_KEYS`` names the environment variables that hold the keys callers
 must send (``x-bf-vk``, else ``x-api-key``, else ``Authorization: Bearer``); each key owns

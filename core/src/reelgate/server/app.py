@@ -34,6 +34,7 @@ from ..model import Deleted, Variant, Video, VideoPage
 from . import bodies
 from .access import OWNER_SCOPE_KEY
 from .auth import ServerKeys
+from .doors import front_doors
 from .download import DownloadResponse
 from .guard import BrowserGuard
 from .limits import KeyLimits
@@ -462,6 +463,7 @@ def build_app(
             _video_routes("/openai/videos", handlers, "openai"),
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *front_doors(gateway, keys, max_body_bytes, limits),
         ],
         exception_handlers={HTTPException: _http_error, 500: _server_error},
         lifespan=lifespan,

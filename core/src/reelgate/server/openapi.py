@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from .openapi_doors import door_paths, door_schemas
 
 __all__ = ["openapi_document"]
 
@@ -508,6 +509,7 @@ def openapi_document(*, auth: bool) -> dict[str, Any]:
         },
         **_video_paths("/v1/videos", "Videos", openai=False),
         **_video_paths("/openai/v1/videos", "OpenAI Integration", openai=True),
+        **door_paths(),
     }
     document: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -519,7 +521,7 @@ def openapi_document(*, auth: bool) -> dict[str, Any]:
             "OpenAI SDKs.",
         },
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": {**_schemas(), **door_schemas()}},
     }
     if auth:
         document["components"]["securitySchemes"] = _SECURITY_SCHEMES
