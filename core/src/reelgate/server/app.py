@@ -32,6 +32,7 @@ from ..http import observe_upstream
 from ..ids import VideoId
 from ..model import Deleted, Variant, Video, VideoPage
 from . import bodies
+from ._resend import resend_headers
 from .access import OWNER_SCOPE_KEY
 from .auth import ServerKeys
 from .doors import front_doors
@@ -208,8 +209,7 @@ class _Handlers:
         if not call.raw or not isinstance(extra.get("raw_response"), dict):
             extra.pop("raw_response", None)
         headers: dict[str, str] = {}
-        if not _worth_resending(error, body["status_code"]):
-            headers["x-should-retry"] = "false"
+        headers.update(resend_headers(error, body["status_code"]))
         if body["status_code"] == 401:
             headers["www-authenticate"] = "Bearer"
         retry_after = getattr(error, "retry_after", None)
@@ -309,21 +309,6 @@ def _page_or_deleted(
     if openai_shape:
         out["data"] = [openai_video(item, None) for item in out["data"]]
     return out
-
-
-def _worth_resending(error: ReelgateError, status: int) -> bool:
-    """
-    Whether an official SDK may resend the request that got this error.
-
-    The OpenAI SDKs resend 408, 409, 429 and 5xx answers unless ``x-should-retry: false``
-    says otherwise: a resent create after a lost answer is a second paid job, and a 409
-    (not ready) or another 4xx answers the same way however often it is asked.
-    """
-    if error.ambiguous:
-        return False
-    if status in (408, 429):
-        return True
-    return status >= 500
 
 
 def _required(video_id: str | None) -> str:

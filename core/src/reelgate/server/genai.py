@@ -50,6 +50,7 @@ from starlette.responses import Response
 from ..errors import InvalidRequestError, NotFoundError, ReelgateError
 from ..model import CANCELLED, CreateVideo, ImageInput, Video, VideoStatus
 from . import bodies
+from ._resend import resend_headers
 from .door import DoorContext
 
 __all__ = ["INLINE_VIDEO_BYTES", "GoogleDoor", "file_name", "video_id_of_file"]
@@ -140,7 +141,7 @@ def google_error(error: ReelgateError) -> Response:
     """An error in Google's envelope, with its HTTP status."""
     status = error.status_code or 500
     body = _error_body(status, error.message, error.code or error.type)
-    headers: dict[str, str] = {}
+    headers = resend_headers(error, status)
     retry_after = getattr(error, "retry_after", None)
     if status == 429 and retry_after is not None:
         seconds = max(0, math.ceil(retry_after))

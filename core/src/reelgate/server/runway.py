@@ -46,6 +46,7 @@ from starlette.responses import Response
 from ..errors import InvalidRequestError, NotFoundError, ReelgateError
 from ..model import CANCELLED, CreateVideo, Video, VideoStatus
 from . import bodies
+from ._resend import resend_headers
 from .door import DoorContext
 
 __all__ = ["OUTPUT_URL_SECONDS", "RunwayDoor", "task_view"]
@@ -75,7 +76,7 @@ def runway_error(error: ReelgateError) -> Response:
         path = [int(p) if p.isdigit() else p for p in error.param.replace("]", "").split(".")]
         body["issues"] = [{"code": "custom", "path": path, "message": error.message}]
         body["docUrl"] = _DOC_URL
-    headers: dict[str, str] = {}
+    headers = resend_headers(error, status)
     retry_after = getattr(error, "retry_after", None)
     if status == 429 and retry_after is not None:
         headers["retry-after"] = str(max(0, math.ceil(retry_after)))
