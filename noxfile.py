@@ -1,5 +1,6 @@
 """
-Every development task: ``nox -s demo``, ``tests``, ``lint``, ``typing``, ``docs``, ``bench``.
+Every development task: ``nox -s demo``, ``tests``, ``genai3``, ``lint``, ``typing``, ``docs``,
+``bench``.
 
 Sessions install the distributions from this checkout as built wheels (not editable), so
 the tests exercise what users install.
@@ -46,6 +47,15 @@ def tests(session: nox.Session) -> None:
     install_everything(session, "test")
     # Any exit status but 0 fails the session, 5 (no tests collected) included.
     session.run("pytest", "-n", "2", *session.posargs)
+
+
+@nox.session
+def genai3(session: nox.Session) -> None:
+    """The gemini plugin's Vertex AI checks under google-genai 3.x, which cannot sit beside 2.x."""
+    install_everything(session, "test")
+    session.install("google-genai>=3,<4")
+    session.run("python", "-c", "import google.genai as g; assert g.__version__[:2] == '3.'")
+    session.run("pytest", "tests/plugins/gemini/test_sdk_vertex.py", *session.posargs)
 
 
 @nox.session
