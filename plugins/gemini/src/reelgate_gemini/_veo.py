@@ -217,6 +217,7 @@ class VeoProvider:
         fetcher = attrs.evolve(self.upstream, parse_error=_image_host_error, headers={})
         data = bytearray()
         try:
+            # A caller's URL never gets the key, even one on the API's own host.
             async with fetcher.stream(url, call=call, authenticate=False) as stream:
                 media_type = stream.content_type.partition(";")[0].strip().lower()
                 if not media_type.startswith("image/"):
