@@ -10,6 +10,7 @@ from reelgate import Video, errors
 from reelgate.errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     IndexUnavailableError,
     InvalidRequestError,
     NotFoundError,
@@ -35,6 +36,7 @@ TREE: dict[type[ReelgateError], tuple[type[Exception], int | None, str | None]] 
     PermissionDeniedError: (ReelgateError, 403, "permission_denied"),
     NotFoundError: (ReelgateError, 404, "not_found"),
     VideoNotReadyError: (ReelgateError, 409, "video_not_ready"),
+    ConflictError: (ReelgateError, 409, "conflict"),
     RateLimitError: (ReelgateError, 429, "rate_limit_exceeded"),
     ProviderError: (ReelgateError, 502, "provider_error"),
     ProviderTimeoutError: (ProviderError, 504, "request_timed_out"),

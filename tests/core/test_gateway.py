@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
+import reelgate
 from reelgate import (
     AuthenticationError,
     CreateVideo,
@@ -21,8 +22,12 @@ from reelgate import (
     Video,
     VideoStatus,
 )
-from reelgate.config import InstanceConfig
+from reelgate.config import Config, InstanceConfig
+from reelgate.gateway import Gateway
+from reelgate.http import make_client
 from reelgate.ids import VideoId
+from reelgate.plugins import Plugins
+from reelgate.provider import ProviderSetup
 
 pytestmark = pytest.mark.anyio
 
@@ -526,6 +531,19 @@ async def test_index_backed_lists_show_unfinished_jobs_as_they_are_now(
     assert [op[1] for op in _ops(fake, "retrieve")[polls:]] == [native]
 
 
+async def test_an_index_backed_page_polls_a_bounded_number_of_jobs(
+    make_gateway, fake, fake_spec
+) -> None:
+    """A page of 100 unfinished jobs makes at most 20 polls, not 100."""
+    gateway = make_gateway(fake_spec(fake))
+    for _ in range(100):
+        await gateway.create(_request())
+    polls = len(_ops(fake, "retrieve"))
+    page = await gateway.list("fake", limit=100)
+    assert len(page.data) == 100
+    assert len(_ops(fake, "retrieve")) - polls == 20
+
+
 async def test_a_job_that_cannot_be_polled_lists_as_last_seen(
     make_gateway, fake, fake_spec
 ) -> None:
@@ -587,3 +605,37 @@ async def test_close_is_idempotent_and_closes_providers(make_gateway, fake_spec)
         pass
     await gateway.aclose()
     assert closed == ["closed"]
+
+
+async def test_each_instance_has_its_own_connection_pool() -> None:
+    """Without a client handed in, instances do not share a pool; all are closed at the end."""
+    clients: dict[str, Any] = {}
+
+    class Pooled:
+        def __init__(self, setup: ProviderSetup) -> None:
+            clients[setup.name] = setup.upstream.client
+
+        async def create(self, request: CreateVideo, *, call: Any) -> Video:
+            raise AssertionError("not called")
+
+    class Plugin:
+        @reelgate.hookimpl
+        def reelgate_register_providers(self, registry: reelgate.ProviderRegistry) -> None:
+            registry.add(ProviderSpec(type="pooled", factory=Pooled, requires_key=False))
+
+    plugins = Plugins()
+    plugins.register(Plugin(), name="pooled")
+    config = Config(
+        instances=(
+            InstanceConfig(name="one", type="pooled"),
+            InstanceConfig(name="two", type="pooled"),
+        ),
+        default_instances=False,
+    )
+    async with Gateway(config, plugins=plugins):
+        assert clients["one"] is not clients["two"]
+    assert all(client.is_closed for client in clients.values())
+    clients.clear()
+    shared = make_client()
+    async with shared, Gateway(config, plugins=plugins, http_client=shared):
+        assert clients["one"] is clients["two"] is shared

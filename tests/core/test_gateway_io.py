@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,24 @@ async def test_download_to_is_atomic(make_gateway, fake, fake_spec, tmp_path: Pa
     assert _listing(tmp_path) == ["keep.mp4"]
 
 
+async def test_download_to_leaves_one_partial_name_per_target(
+    make_gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partial left by a killed process is the one name the next attempt overwrites."""
+    gateway = make_gateway()
+    video = await gateway.create(CreateVideo(model="sim/sim-1", prompt="p"))
+    target = tmp_path / "out.mp4"
+    leftover = tmp_path / ".out.mp4.part"
+    leftover.write_bytes(b"x" * 10_000_000)  # what kill -9 mid-download leaves
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    await gateway.download_to(video.id, target)
+    assert target.read_bytes() == media(Variant.VIDEO)
+    assert _listing(tmp_path) == ["out.mp4"]
+    assert len(synced) == (2 if hasattr(os, "O_DIRECTORY") else 1)  # the file, the directory
+
+
 async def test_download_to_refuses_bad_variants_first(make_gateway, tmp_path: Path) -> None:
     """An unknown variant is a 400 before any file is touched."""
     gateway = make_gateway()
@@ -394,28 +413,25 @@ async def test_download_to_cleans_up_when_cancelled(
 
 
 class _Racing:
-    """Wraps a scripted provider: creates wait until two are in flight, as in a race."""
+    """Wraps a scripted provider: a create takes a while, so racing callers overlap."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.in_flight = 0
-        self.both = anyio.Event()
+        self.creates = 0
 
     async def create(self, request: CreateVideo, *, call: Any) -> Video:
-        self.in_flight += 1
-        if self.in_flight == 2:
-            self.both.set()
-        await self.both.wait()
+        self.creates += 1
+        await anyio.sleep(0.2)
         return await self.inner.create(request, call=call)  # type: ignore[no-any-return]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 
-async def test_a_lost_idempotency_race_still_serves_its_caller(
+async def test_processes_racing_one_idempotency_key_create_once(
     make_gateway, fake, fake_spec, tmp_path: Path
 ) -> None:
-    """Two processes racing one idempotency key: each caller can use the job it got."""
+    """Two processes racing one idempotency key: one create upstream, both callers get it."""
     racing = _Racing(fake)
     path = tmp_path / "jobs.db"
     one = make_gateway(fake_spec(racing), index=SQLiteJobIndex(path))
@@ -429,5 +445,7 @@ async def test_a_lost_idempotency_race_still_serves_its_caller(
     async with anyio.create_task_group() as tg:
         tg.start_soon(create, "one", one)
         tg.start_soon(create, "two", two)
-    for name, gateway in (("one", one), ("two", two)):
-        assert (await gateway.retrieve(got[name].id, owner="alice")).id == got[name].id
+    assert racing.creates == 1
+    assert got["one"].id == got["two"].id
+    for gateway in (one, two):
+        assert (await gateway.retrieve(got["one"].id, owner="alice")).id == got["one"].id

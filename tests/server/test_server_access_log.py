@@ -30,7 +30,7 @@ async def test_one_line_per_request_with_its_fields(caplog: pytest.LogCaptureFix
     transport = httpx2.ASGITransport(app=app)
     headers = {"authorization": f"Bearer {KEY}"}
     with caplog.at_level(logging.INFO, logger="reelgate.server.access"):
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             created = await client.post(
                 "/v1/videos", json={"model": "sim/sim-1", "prompt": "p"}, headers=headers
             )
@@ -82,7 +82,7 @@ async def test_off_above_info(caplog: pytest.LogCaptureFixture) -> None:
     app = AccessLog(create_app(sim_gateway(), keys={}))
     transport = httpx2.ASGITransport(app=app)
     with caplog.at_level(logging.WARNING, logger="reelgate.server.access"):
-        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             assert (await client.get("/health")).status_code == 200
     assert not [r for r in caplog.records if r.name == "reelgate.server.access"]
 

@@ -75,7 +75,7 @@ MISTAKES = [
     create(b"[" * 100_000, "nested too deeply"),
     create(b'{"model": "sim/sim-1", "prompt": NaN}', "not valid JSON"),
     create(b"\xff\xfe", "not valid JSON"),
-    create(b"hi", "Content-Type", **{"content-type": "text/plain"}),
+    create(b"hi", "Content-Type", **{"content-type": "application/xml"}),
     create(b"x", "multipart", **{"content-type": "multipart/form-data"}),
     create(b'{"model": "sim/sim-1"}', "prompt"),
     create(b'{"model": "sim/sim-1", "prompt": " "}', "prompt"),
@@ -108,7 +108,7 @@ MISTAKES = [
     remix(b"{}", "prompt"),
     remix(b'{"prompt": 5}', "prompt"),
     remix(b"{oops", "JSON"),
-    remix(b"x", "Content-Type", "text/plain"),
+    remix(b"x", "Content-Type", "application/xml"),
 ]
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     IndexUnavailableError,
     InvalidRequestError,
     NotFoundError,
@@ -82,6 +83,7 @@ __all__ = [
     "AuthenticationError",
     "Call",
     "ConfigurationError",
+    "ConflictError",
     "ContentFilter",
     "CreateVideo",
     "Deleted",

@@ -533,8 +533,36 @@ def providers(ctx: click.Context, as_json: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name a server without keys answers to (repeatable).",
+)
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Drive unfinished jobs to their end in the background (the watcher).",
+)
+@click.option(
+    "--watch-lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a job being polled stays this server's; a dead server's jobs are "
+    "taken over after it.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    allow_hosts: tuple[str, ...],
+    watch: bool,
+    watch_lease: float,
+) -> None:
     """Serve the /v1/videos HTTP API (needs reelgate[server])."""
     try:
         from .server import run  # noqa: PLC0415  # an extra: imported only to serve
@@ -544,7 +572,13 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         )
         sys.exit(EXIT_INVALID)
     try:
-        run(config_path=ctx.obj.get("config"), host=host, port=port)
+        run(
+            config_path=ctx.obj.get("config"),
+            host=host,
+            port=port,
+            allowed_hosts=allow_hosts,
+            watch={"lease": watch_lease} if watch else False,
+        )
     except ReelgateError as e:
         _fail(e, as_json=False)
 

@@ -49,6 +49,7 @@ __all__ = [
     "ProviderSettings",
     "RetryPolicy",
     "Secret",
+    "ServerConfig",
     "Timeouts",
     "find_config_file",
     "load_config",
@@ -187,6 +188,28 @@ class IndexConfig:
 
 
 @attrs.frozen(kw_only=True)
+class ServerConfig:
+    """
+    The ``[server]`` table: what ``reelgate serve`` allows beyond its defaults.
+
+    Attributes:
+        allowed_hosts: ``Host`` names a server without keys answers to besides
+            127.0.0.1, localhost, [::1] and the address it is bound to.
+        allow_private_urls: Fetch image URLs that resolve to private, loopback or
+            link-local addresses (refused by default).
+        max_concurrent_creates: Creates one key may have in flight at once.
+        max_concurrent_downloads: Downloads one key may stream at once.
+        header_timeout: Seconds a connection has to send a whole request head.
+    """
+
+    allowed_hosts: tuple[str, ...] = ()
+    allow_private_urls: bool = False
+    max_concurrent_creates: int = 16
+    max_concurrent_downloads: int = 8
+    header_timeout: float = 10.0
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """A whole configuration."""
 
@@ -194,6 +217,7 @@ class Config:
     index: IndexConfig = IndexConfig()
     default_instances: bool = True
     source: Path | None = None
+    server: ServerConfig = ServerConfig()
 
 
 def state_dir() -> Path:
@@ -272,6 +296,32 @@ def _index_config(data: Mapping[str, Any], source: Path | None) -> IndexConfig:
     return IndexConfig(kind=kind, path=index_path, url_env=url_env)
 
 
+def _server_config(data: Mapping[str, Any]) -> ServerConfig:
+    table = _table(data, "server", [f.name for f in attrs.fields(ServerConfig)])
+    hosts = table.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
+        raise ConfigurationError("server.allowed_hosts must be a list of host names")
+    private = table.get("allow_private_urls", False)
+    if not isinstance(private, bool):
+        raise ConfigurationError("server.allow_private_urls must be true or false")
+    limits: dict[str, int] = {}
+    for name in ("max_concurrent_creates", "max_concurrent_downloads"):
+        if name in table:
+            value = table[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"server.{name} must be a positive integer")
+            limits[name] = value
+    timeout = table.get("header_timeout", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+        raise ConfigurationError("server.header_timeout must be a number of seconds (0 to 600]")
+    return ServerConfig(
+        allowed_hosts=tuple(h.strip() for h in hosts),
+        allow_private_urls=private,
+        header_timeout=float(timeout),
+        **limits,
+    )
+
+
 def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
     """
     Build a `Config` from a parsed TOML document.
@@ -279,7 +329,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
     Raises:
         ConfigurationError: The document is not a valid configuration.
     """
-    unknown = set(data) - {"providers", "index", "gateway"}
+    unknown = set(data) - {"providers", "index", "gateway", "server"}
     if unknown:
         raise ConfigurationError(
             f"unknown section(s) in configuration: {', '.join(sorted(unknown))}"
@@ -315,6 +365,7 @@ def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Conf
         index=index,
         default_instances=default_instances,
         source=source,
+        server=_server_config(data),
     )
 
 

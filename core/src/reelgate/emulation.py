@@ -221,7 +221,9 @@ class Fault:
         message: The error message in that body.
         headers: Extra response headers (e.g. ``retry-after-ms``).
         delay: Seconds to wait before answering (past the client's timeout: a timeout).
-        drop: Drop the connection instead of answering.
+        drop: Drop the connection instead of answering (the request never reaches the app).
+        lose_answer: Let the app act on the request (a create creates its job), then drop
+            the connection instead of answering: the lost answer of an ambiguous create.
         malformed: Answer 200 with a body that is not valid JSON.
         truncate: Stop the real response's body after this many bytes.
         method: Match only this HTTP method.
@@ -234,6 +236,7 @@ class Fault:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     delay: float = 0.0
     drop: bool = False
+    lose_answer: bool = False
     malformed: bool = False
     truncate: int | None = None
     method: str | None = None
@@ -470,7 +473,13 @@ class FaultMiddleware:
         if fault.delay:
             await anyio.sleep(fault.delay)
         extra = _header_list(fault.headers)
-        if fault.drop:
+        if fault.lose_answer:
+
+            async def swallow(_message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+        if fault.drop or fault.lose_answer:
             # Announce a body and send none: a real server then closes the connection
             # mid-response; the in-process transport turns the exception into a drop.
             await send(

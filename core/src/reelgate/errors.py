@@ -11,6 +11,12 @@ body of the `/v1/videos` API (see `reelgate.wire.dumps_error`)::
     ├── PermissionDeniedError .......... 403  upstream 403
     ├── NotFoundError .................. 404  unknown job
     ├── VideoNotReadyError ............. 409  download before completion
+    ├── ConflictError .................. 409  an idempotency key in conflict: code
+    │                                         "idempotency_key_reused" (another request),
+    │                                         "idempotency_in_progress" (another create
+    │                                         with the key still runs),
+    │                                         "idempotency_outcome_unknown" (its create
+    │                                         may exist upstream: do not retry blindly)
     ├── RateLimitError ................. 429  upstream 429 after retries; `retry_after`
     ├── ProviderError .................. 502  upstream 5xx, malformed or cut-off response
     │   └── ProviderTimeoutError ....... 504  upstream timed out
@@ -43,6 +49,7 @@ class _Context(Protocol):
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "ConflictError",
     "IndexUnavailableError",
     "InvalidRequestError",
     "NotFoundError",
@@ -174,6 +181,25 @@ class VideoNotReadyError(ReelgateError):
         return cls(
             f"video {video_id} is {status}; only completed videos can be downloaded", **kwargs
         )
+
+
+class ConflictError(ReelgateError):
+    """
+    The request conflicts with an earlier one that used the same idempotency key.
+
+    The ``code`` says how: ``idempotency_key_reused`` (the key was used for a different
+    request), ``idempotency_in_progress`` (a create with the key is still running
+    elsewhere; ask again shortly), ``idempotency_outcome_unknown`` (an earlier create
+    with the key may or may not exist upstream: check the provider before creating
+    again, or use a new key).
+    """
+
+    http_status = 409
+    default_type = "conflict"
+
+    KEY_REUSED: ClassVar[str] = "idempotency_key_reused"
+    IN_PROGRESS: ClassVar[str] = "idempotency_in_progress"
+    OUTCOME_UNKNOWN: ClassVar[str] = "idempotency_outcome_unknown"
 
 
 class RateLimitError(ReelgateError):

@@ -9,6 +9,9 @@ streamed downloads. Providers only speak their upstream API.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import logging
 import os
 import secrets
 import time
@@ -33,8 +36,11 @@ import anyio
 import anyio.from_thread
 import attrs
 
+from .claims import Claim, SupportsClaims
 from .config import Config, load_config, state_dir
 from .errors import (
+    ConflictError,
+    IndexUnavailableError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -46,6 +52,7 @@ from .errors import (
 from .ids import VideoId
 from .instances import ProviderInstance, build_instances
 from .model import (
+    MAX_PROMPT_CHARS,
     CreateVideo,
     Deleted,
     ListQuery,
@@ -76,16 +83,22 @@ from .stream import DownloadStream
 if TYPE_CHECKING:
     import httpx2
 
+    from .watch import Watcher
+
 __all__ = ["Gateway", "ProviderInstance"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _WRITE_BUFFER = 1024 * 1024
 #: The shortest pause between polls, whatever a provider hints.
 _MIN_POLL = 0.01
-#: How many unfinished jobs of an index-backed page are polled at once, and for how long.
+#: How many unfinished jobs of an index-backed page are polled at once, at most, and how long.
 _REFRESH_CONCURRENCY = 8
+_REFRESH_MOST = 20
 _REFRESH_DEADLINE = 5.0
+#: Pauses between tries to record a job the provider created, when the index fails.
+_RECORD_RETRIES = (0.05, 0.2, 0.5)
 
 
 class Gateway:
@@ -102,6 +115,14 @@ class Gateway:
         index: The job index (default: `MemoryJobIndex`).
         http_client: An httpx2 client to share (the gateway does not close it).
         instances: Provider instances built by hand, added to the configured ones.
+        claim_wait: Seconds a create waits for another create with the same idempotency
+            key (in any process sharing the index) to finish, before answering a
+            `ConflictError` ``idempotency_in_progress``.
+        claim_lease: Seconds an idempotency key's claim is held while its create runs;
+            a claim whose holder died is taken over after it. Longer than any create.
+        spool: A file where jobs the provider created are written when the index cannot
+            record them (a locked or full database); replayed into the index at the next
+            start (and by the watcher). None: such a failure is an error naming the job.
     """
 
     def __init__(
@@ -112,6 +133,9 @@ class Gateway:
         index: JobIndex | None = None,
         http_client: httpx2.AsyncClient | None = None,
         instances: Mapping[str, ProviderInstance] | None = None,
+        claim_wait: float = 5.0,
+        claim_lease: float = 120.0,
+        spool: str | os.PathLike[str] | None = None,
     ) -> None:
         from .http import make_client  # noqa: PLC0415  # keeps httpx2 out of `import reelgate`
 
@@ -120,12 +144,28 @@ class Gateway:
         self.index: JobIndex = index if index is not None else MemoryJobIndex()
         self._owns_client = http_client is None
         self.http_client = http_client or make_client()
+        # Each instance gets its own connection pool unless a client was handed in: one
+        # slow or busy provider must not take every connection the others need.
+        self._instance_clients: list[httpx2.AsyncClient] = []
+
+        def client_for(_instance: str) -> httpx2.AsyncClient:
+            if not self._owns_client:
+                return self.http_client
+            client = make_client()
+            self._instance_clients.append(client)
+            return client
+
         registry = self.plugins.provider_registry()
         self._instances, self.problems = build_instances(
-            self.config, registry.specs, self.http_client, registry.origin
+            self.config, registry.specs, client_for, registry.origin
         )
         self._instances.update(instances or {})
+        # Serialises creates with one key in this process, for an index without claims.
         self._creating: dict[tuple[str | None, str], anyio.Lock] = {}
+        self.claim_wait = claim_wait
+        self.claim_lease = claim_lease
+        self.spool = Path(spool) if spool is not None else None
+        self._spool_checked = False
         self._closed = False
 
     @classmethod
@@ -153,17 +193,24 @@ class Gateway:
                 from .postgres import PostgresJobIndex  # noqa: PLC0415  # an optional extra
 
                 index = PostgresJobIndex(url)
+                spool: Path | None = state_dir() / "index-spool.jsonl"
             elif config.index.kind == "memory":
                 index = MemoryJobIndex()
+                spool = None
             else:
                 from .store import SQLiteJobIndex  # noqa: PLC0415
 
-                index = SQLiteJobIndex(config.index.path or state_dir() / "jobs.sqlite3")
-        return cls(config, plugins=plugins, index=index, http_client=http_client)
+                path = Path(config.index.path or state_dir() / "jobs.sqlite3")
+                index = SQLiteJobIndex(path)
+                spool = path.with_name(f"{path.name}.spool")
+        else:
+            spool = None
+        return cls(config, plugins=plugins, index=index, http_client=http_client, spool=spool)
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        await self.replay_spool()
         return self
 
     async def __aexit__(
@@ -186,6 +233,8 @@ class Gateway:
                     await closer()
             await self.index.aclose()
             if self._owns_client:
+                for client in self._instance_clients:
+                    await client.aclose()
                 await self.http_client.aclose()
 
     # -- introspection ---------------------------------------------------------------
@@ -310,82 +359,300 @@ class Gateway:
         Start a job.
 
         With an idempotency key already used (by this owner), return that job as last seen
-        instead, sending nothing upstream.
+        instead, sending nothing upstream. With an index that claims keys
+        (`reelgate.store.SupportsClaims`: every index reelgate ships), the key is claimed
+        before the create is sent, so creates racing one key in any process sharing the
+        index send one create upstream: the others wait (``claim_wait`` seconds at most)
+        and answer the winner's job.
         Fallbacks are tried in order only when the previous attempt failed before the
         provider could have accepted the job.
 
         Raises:
             InvalidRequestError: The model names an unknown provider, or the request is
                 invalid for the provider.
-            ReelgateError: The provider's failure, mapped.
+            ConflictError: The key was used for another request
+                (``idempotency_key_reused``), its create still runs elsewhere
+                (``idempotency_in_progress``), or an earlier create with it may or may not
+                exist upstream (``idempotency_outcome_unknown``).
+            ReelgateError: The provider's failure, mapped; ``ambiguous`` when the job may
+                exist upstream all the same.
         """
         candidates = [
             check_model(request.model),
             *(check_model(f, param="fallbacks") for f in request.fallbacks),
         ]
         targets = [(self.instance(name), model) for name, model in candidates]
-        if request.idempotency_key is None:
-            return await self._create_first(request, targets, owner)
-        # Creates with one key are serialised in this process, so the second finds the
-        # first's job in the index instead of sending a second create upstream.
-        slot = (owner, request.idempotency_key)
+        await self.replay_spool()
+        key = request.idempotency_key
+        if key is None:
+            return await self._create_first(request, targets, owner, _Progress())
+        if isinstance(self.index, SupportsClaims):
+            return await self._create_claimed(self.index, request, targets, owner, key)
+        # An index without claims: creates with one key are serialised in this process,
+        # so the second finds the first's job in the index instead of creating again.
+        slot = (owner, key)
         lock = self._creating.setdefault(slot, anyio.Lock())
         try:
             async with lock:
-                known = await self.index.find_idempotent(owner, request.idempotency_key)
+                known = await self.index.find_idempotent(owner, key)
                 if known is not None:
-                    # The job as last seen: a repeated create sends nothing upstream.
-                    if known.video is not None and not known.deleted:
-                        return known.video
-                    return await self.retrieve(
-                        VideoId.build(known.native_id, known.instance), owner=owner
-                    )
-                return await self._create_first(request, targets, owner)
+                    return await self._known(known, owner)
+                return await self._create_first(request, targets, owner, _Progress())
         finally:
             if not lock.locked() and lock.statistics().tasks_waiting == 0:
                 self._creating.pop(slot, None)
 
+    async def _known(self, known: JobRecord, owner: str | None) -> Video:
+        """The job created with a key, as last seen: a repeated create sends nothing."""
+        if known.video is not None and not known.deleted:
+            return known.video
+        return await self.retrieve(VideoId.build(known.native_id, known.instance), owner=owner)
+
+    async def _create_claimed(
+        self,
+        index: SupportsClaims,
+        request: CreateVideo,
+        targets: list[tuple[ProviderInstance, str]],
+        owner: str | None,
+        key: str,
+    ) -> Video:
+        fingerprint = request_fingerprint(request)
+        deadline = anyio.current_time() + self.claim_wait
+        pause = 0.02
+        while True:
+            claim = await index.claim(owner, key, fingerprint, lease=self.claim_lease)
+            if claim.outcome == "won":
+                break
+            if claim.outcome == "existing":
+                known = claim.record or await self.index.find_idempotent(owner, key)
+                if known is not None:
+                    return await self._known(known, owner)
+            elif claim.outcome == "mismatch":
+                raise ConflictError(
+                    f"idempotency key {key!r} was already used for a different request; "
+                    "use a new key for a new request",
+                    code=ConflictError.KEY_REUSED,
+                    param="idempotency_key",
+                    request_type=Operation.CREATE.request_type,
+                )
+            elif claim.outcome == "unknown":
+                raise _outcome_unknown(key)
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise ConflictError(
+                    f"a create with idempotency key {key!r} is still in progress; "
+                    "ask again shortly with the same key",
+                    code=ConflictError.IN_PROGRESS,
+                    param="idempotency_key",
+                    request_type=Operation.CREATE.request_type,
+                )
+            await anyio.sleep(min(pause, remaining))
+            pause = min(pause * 1.5, 0.5)
+        return await self._create_holding(index, claim, request, targets, owner, key)
+
+    async def _create_holding(  # noqa: PLR0917  # private; each argument is needed
+        self,
+        index: SupportsClaims,
+        claim: Claim,
+        request: CreateVideo,
+        targets: list[tuple[ProviderInstance, str]],
+        owner: str | None,
+        key: str,
+    ) -> Video:
+        """Create holding a won claim; end it: add (in `_create_on`), release or mark."""
+        assert claim.holder is not None  # noqa: S101  # every won claim has one
+        holder = claim.holder
+        progress = _Progress()
+        try:
+            return await self._create_first(request, targets, owner, progress)
+        except ReelgateError as e:
+            sent_nothing = not (e.ambiguous or progress.created)
+            await _settle(index, owner, key, holder, release=sent_nothing)
+            if not sent_nothing and not e.ambiguous and progress.created:
+                e.ambiguous = True
+            raise
+        except BaseException:
+            # Cancelled (a client gone, a shutdown) or broken mid-create: the job may
+            # exist upstream.
+            await _settle(index, owner, key, holder, release=False)
+            raise
+
     async def _create_first(
-        self, request: CreateVideo, targets: list[tuple[ProviderInstance, str]], owner: str | None
+        self,
+        request: CreateVideo,
+        targets: list[tuple[ProviderInstance, str]],
+        owner: str | None,
+        progress: _Progress,
     ) -> Video:
         for position, (instance, model) in enumerate(targets):
             try:
-                return await self._create_on(instance, model, request, owner)
+                return await self._create_on(instance, model, request, owner, progress)
             except ReelgateError as e:
-                if e.ambiguous or position == len(targets) - 1:
+                if e.ambiguous or progress.created or position == len(targets) - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _create_on(
-        self, instance: ProviderInstance, model: str, request: CreateVideo, owner: str | None
+        self,
+        instance: ProviderInstance,
+        model: str,
+        request: CreateVideo,
+        owner: str | None,
+        progress: _Progress,
     ) -> Video:
         provider: SupportsCreate = self._provider(instance, Operation.CREATE)
         key = instance.next_key()
         call = Call(instance=instance.name, operation=Operation.CREATE, key=key, model=model)
         native = await self._guarded(call, provider.create(request, call=call))
-        stored = await self.index.add(
-            JobRecord(
-                instance=instance.name,
-                native_id=native.id,
-                created_at=native.created_at or time.time(),
-                key_name=key.name if key else None,
-                owner=owner,
-                idempotency_key=request.idempotency_key,
-                provider_state=_state(native),
+        progress.created = True
+        video = self._qualify(native, instance)
+        if video.prompt is None or video.model is None:
+            video = attrs.evolve(
+                video, prompt=video.prompt or request.prompt, model=video.model or model
             )
+        record = JobRecord(
+            instance=instance.name,
+            native_id=native.id,
+            created_at=native.created_at or time.time(),
+            key_name=key.name if key else None,
+            owner=owner,
+            idempotency_key=request.idempotency_key,
+            provider_state=_state(native),
         )
+        stored = await self._record_created(record, video)
+        if stored is None:
+            return video  # spooled: the index records it once it can
+        if (
+            record.idempotency_key is not None
+            and stored.idempotency_key is None
+            and (complete := getattr(self.index, "complete_claim", None)) is not None
+        ):
+            # Another process's poll recorded the job first, without the key.
+            await complete(owner, record.idempotency_key, stored.instance, stored.native_id)
         if (stored.instance, stored.native_id) != (instance.name, native.id):
             # Another process created a job with this idempotency key first: answer with
             # that one, as a create after it would have.
             return await self.retrieve(
                 VideoId.build(stored.native_id, stored.instance), owner=owner
             )
-        video = self._qualify(native, instance)
-        if video.prompt is None or video.model is None:
-            video = attrs.evolve(
-                video, prompt=video.prompt or request.prompt, model=video.model or model
-            )
         return await self.index.observe(instance.name, native.id, video)
+
+    async def _record_created(self, record: JobRecord, video: Video) -> JobRecord | None:
+        """
+        Record a job the provider created; the index failing is retried, then spooled.
+
+        Returns:
+            What the index stored, or None when the record was spooled.
+
+        Raises:
+            IndexUnavailableError: The index failed and no spool is configured; the
+                message names the job.
+        """
+        failure: Exception | None = None
+        for pause in (*_RECORD_RETRIES, None):
+            try:
+                return await self.index.add(record)
+            except InvalidRequestError:
+                raise
+            except Exception as e:  # noqa: BLE001  # a locked, full or unreachable database
+                failure = e
+            if pause is not None:
+                await anyio.sleep(pause)
+        job = VideoId.build(record.native_id, record.instance)
+        log.warning("recording job %s failed: %s", job, failure)
+        if self.spool is None:
+            raise IndexUnavailableError(
+                f"the provider created job {job}, but the job index could not record it: {failure}",
+                ambiguous=True,
+                request_type=Operation.CREATE.request_type,
+            ) from failure
+        line = _spool_line(record, video)
+        await anyio.to_thread.run_sync(_append, self.spool, line)
+        return None
+
+    async def replay_spool(self) -> int:
+        """
+        Record the jobs spooled while the index could not (see the ``spool`` argument).
+
+        Called when the gateway is entered, before creates, and by the watcher; cheap when
+        there is nothing to replay.
+
+        Returns:
+            How many jobs were replayed.
+        """
+        spool = self.spool
+        if spool is None or not await anyio.Path(spool).exists():
+            return 0
+        # Claim the file by renaming it, so two processes never replay one line twice
+        # (a repeat would be harmless: recording a known job changes nothing).
+        taken = spool.with_name(f"{spool.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            await anyio.Path(spool).rename(taken)
+        except FileNotFoundError:
+            return 0
+        text = await anyio.Path(taken).read_text(encoding="utf-8")
+        replayed = 0
+        left: list[str] = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record, video = _from_spool_line(line)
+            except (ValueError, KeyError, TypeError):
+                log.exception("spool %s: an unreadable line is skipped: %.200s", spool, line)
+                continue
+            try:
+                await self.index.add(record)
+                if video is not None:
+                    await self.index.observe(record.instance, record.native_id, video)
+                replayed += 1
+            except Exception:  # noqa: BLE001  # still failing: keep it for later
+                left.append(line)
+        if left:
+            await anyio.to_thread.run_sync(_append, spool, "".join(f"{x}\n" for x in left))
+        await anyio.Path(taken).unlink(missing_ok=True)
+        if replayed:
+            log.info("recorded %d spooled job(s) from %s", replayed, spool)
+        return replayed
+
+    # -- the watcher -----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def watch(self, **options: Any) -> AsyncIterator[Watcher]:
+        """
+        Run the watcher in the background while the block runs.
+
+        The watcher drives every unfinished job the index knows toward a terminal state,
+        so lists are fresh without clients polling, and jobs created before a restart are
+        still followed (see `reelgate.watch`). Processes sharing an index share the work:
+        each job is polled by one watcher at a time.
+
+        Args:
+            options: `reelgate.watch.Watcher`'s settings: ``concurrency``,
+                ``per_instance``, ``lease``, ``interval``, ``max_delay``.
+
+        Yields:
+            The running `reelgate.watch.Watcher`.
+
+        Raises:
+            TypeError: The index cannot lease jobs (`reelgate.store.SupportsWatch`).
+        """
+        from .watch import Watcher  # noqa: PLC0415
+
+        watcher = Watcher(gateway=self, **options)
+        _ = watcher.index  # refuse an index without leases before anything starts
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(watcher.run)
+            try:
+                yield watcher
+            finally:
+                tasks.cancel_scope.cancel()
+
+    async def watch_forever(self, **options: Any) -> None:
+        """Run the watcher until cancelled (the options of `watch`)."""
+        from .watch import Watcher  # noqa: PLC0415
+
+        await Watcher(gateway=self, **options).run()
 
     async def retrieve(self, video_id: str, *, owner: str | None = None) -> Video:
         """
@@ -534,10 +801,13 @@ class Gateway:
         """
         Poll the unfinished jobs of an index-backed page, so it shows their state now.
 
-        Polls run a few at a time within a short deadline; a job that cannot be polled in
-        time (or at all) keeps the last state seen.
+        Polls run a few at a time within a short deadline, for the first `_REFRESH_MOST`
+        unfinished jobs; a job that cannot be polled in time (or at all) keeps the last
+        state seen.
         """
-        unfinished = [i for i, video in enumerate(videos) if not video.done]
+        # At most _REFRESH_MOST polls a page, however long: a list is no way to make the
+        # server poll a provider a hundred times per request.
+        unfinished = [i for i, video in enumerate(videos) if not video.done][:_REFRESH_MOST]
         if not unfinished or "retrieve" not in instance.capabilities:
             return tuple(videos)
         fresh: dict[int, Video] = {}
@@ -607,7 +877,10 @@ class Gateway:
         """
         Download a finished job's asset to `path` atomically.
 
-        The bytes go to a temporary file beside it, renamed into place once complete.
+        The bytes go to ``.<name>.part`` beside it (one partial name per target, so an
+        interrupted download leaves at most one, overwritten by the next attempt), which
+        is flushed to disk and renamed into place once complete; the directory is synced
+        after the rename, so a crash leaves either the old file or the whole new one.
 
         Args:
             video_id: The job.
@@ -620,7 +893,7 @@ class Gateway:
             The path written.
         """
         target = Path(path)
-        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        partial = target.with_name(f".{target.name}.part")
         try:
             async with (
                 self.download(video_id, variant, owner=owner) as stream,
@@ -639,7 +912,10 @@ class Gateway:
                         on_progress(stream.received, stream.content_length)
                 if pending:
                     await out.write(b"".join(pending))
+                await out.flush()
+                await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
             await anyio.Path(partial).replace(target)
+            await anyio.to_thread.run_sync(_sync_directory, target.parent)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await anyio.Path(partial).unlink(missing_ok=True)
@@ -704,6 +980,12 @@ class Gateway:
             raise InvalidRequestError(
                 "prompt is required", param="prompt", request_type=Operation.REMIX.request_type
             )
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise InvalidRequestError(
+                f"prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are accepted",
+                param="prompt",
+                request_type=Operation.REMIX.request_type,
+            )
         vid, instance, record = await self._job(video_id, owner, Operation.REMIX)
         provider: SupportsRemix = self._provider(instance, Operation.REMIX)
         call = self._call(instance, record, Operation.REMIX)
@@ -725,6 +1007,116 @@ class Gateway:
         return await self.index.observe(instance.name, native.id, video)
 
 
+@attrs.define
+class _Progress:
+    """How far a create went: whether the provider created the job."""
+
+    created: bool = False
+
+
+def request_fingerprint(request: CreateVideo) -> str:
+    """
+    What identifies a create request, for its idempotency key: a SHA-256 of its fields.
+
+    Every field that changes the job counts (model, prompt, image, duration, size, the
+    optional fields, extra parameters, fallbacks); the key itself does not. Stable across
+    processes and versions of Python: a hash of canonical JSON.
+    """
+    image = request.input_reference
+    fields: dict[str, Any] = {
+        "model": request.model,
+        "prompt": request.prompt,
+        "input_reference": None
+        if image is None
+        else {
+            "sha256": hashlib.sha256(image.data).hexdigest() if image.data else None,
+            "media_type": image.media_type,
+            "url": image.url,
+        },
+        "seconds": request.seconds,
+        "size": request.size,
+        "negative_prompt": request.negative_prompt,
+        "seed": request.seed,
+        "video_uri": request.video_uri,
+        "audio": request.audio,
+        "extra_params": dict(request.extra_params),
+        "fallbacks": list(request.fallbacks),
+    }
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _outcome_unknown(key: str) -> ConflictError:
+    return ConflictError(
+        f"an earlier create with idempotency key {key!r} failed in a way that leaves its "
+        "outcome unknown: the job may exist upstream (and be billed). Do not retry blindly: "
+        "check the provider's jobs, then create again with a new key if there is none",
+        code=ConflictError.OUTCOME_UNKNOWN,
+        param="idempotency_key",
+        request_type=Operation.CREATE.request_type,
+    )
+
+
+async def _settle(
+    index: SupportsClaims, owner: str | None, key: str, holder: str, *, release: bool
+) -> None:
+    """End a won claim after a failed create, shielded from cancellation."""
+    with anyio.CancelScope(shield=True):
+        try:
+            if release:
+                await index.release(owner, key, holder=holder)
+            else:
+                await index.mark_unknown(owner, key, holder=holder)
+        except Exception:  # the claim's lease ends it; the create's own error matters more
+            log.warning("ending the claim of idempotency key %r failed", key, exc_info=True)
+
+
+def _spool_line(record: JobRecord, video: Video) -> str:
+    from . import wire  # noqa: PLC0415
+
+    data = {
+        "instance": record.instance,
+        "native_id": record.native_id,
+        "created_at": record.created_at,
+        "key_name": record.key_name,
+        "owner": record.owner,
+        "idempotency_key": record.idempotency_key,
+        "remixed_from": record.remixed_from,
+        "provider_state": record.provider_state,
+        "video": wire.video_to_dict(video),
+    }
+    return json.dumps(data, separators=(",", ":")) + "\n"
+
+
+def _from_spool_line(line: str) -> tuple[JobRecord, Video | None]:
+    from . import wire  # noqa: PLC0415
+
+    data = json.loads(line)
+    video = data.get("video")
+    record = JobRecord(
+        instance=str(data["instance"]),
+        native_id=str(data["native_id"]),
+        created_at=float(data["created_at"]),
+        key_name=data.get("key_name"),
+        owner=data.get("owner"),
+        idempotency_key=data.get("idempotency_key"),
+        remixed_from=data.get("remixed_from"),
+        provider_state=data.get("provider_state"),
+    )
+    return record, wire.video_from_dict(video) if isinstance(video, dict) else None
+
+
+def _append(path: Path, text: str) -> None:
+    """Append to a file and flush it to disk (one write: lines never interleave)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _state(video: Video) -> dict[str, Any] | None:
     return None if video.provider_state is None else dict(video.provider_state)
 
@@ -732,6 +1124,17 @@ def _state(video: Video) -> dict[str, Any] | None:
 def _finished(record: JobRecord | None) -> bool:
     """Whether the index saw the job finish (then there is nothing left to cancel)."""
     return record is not None and record.video is not None and record.video.done
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush a directory's entries (a rename) to disk, where the platform allows it."""
+    if not hasattr(os, "O_DIRECTORY"):  # Windows: directories cannot be opened
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _record_video(record: JobRecord) -> Video:

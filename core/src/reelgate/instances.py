@@ -107,7 +107,7 @@ def _keys(configured: tuple[str, ...], defaults: tuple[str, ...]) -> tuple[Secre
 def build_instances(
     config: Config,
     specs: Mapping[str, ProviderSpec],
-    client: httpx2.AsyncClient,
+    client: httpx2.AsyncClient | Callable[[str], httpx2.AsyncClient],
     origin: Callable[[str], str | None],
 ) -> tuple[dict[str, ProviderInstance], dict[str, str]]:
     """
@@ -116,7 +116,8 @@ def build_instances(
     Args:
         config: The configuration.
         specs: The registered provider types by name.
-        client: The HTTP client every instance shares.
+        client: The HTTP client every instance shares, or a function giving each instance
+            (by name) its own.
         origin: Which plugin registered a type.
 
     Returns:
@@ -152,7 +153,7 @@ def build_instances(
             settings = wire.structure_settings(raw, spec.settings, path=f"providers.{ic.name}")
             keys = _keys(ic.key_env, spec.key_env)
             upstream = Upstream(
-                client=client,
+                client=client(ic.name) if callable(client) else client,
                 base_url=settings.base_url or "",
                 instance=ic.name,
                 retry=settings.retry,

@@ -25,7 +25,9 @@ from .errors import InvalidRequestError, VideoFailedError
 
 __all__ = [
     "CANCELLED",
+    "MAX_FALLBACKS",
     "MAX_IMAGE_BYTES",
+    "MAX_PROMPT_CHARS",
     "ContentFilter",
     "CreateVideo",
     "Deleted",
@@ -409,9 +411,28 @@ def check_model(value: str, *, param: str = "model") -> tuple[str, str]:
     return provider, model
 
 
+#: The longest prompt any request may carry (providers may allow less).
+MAX_PROMPT_CHARS = 32_000
+#: The most fallbacks one create may name.
+MAX_FALLBACKS = 3
+
+
 def _prompt(_instance: object, _attribute: object, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError("prompt cannot be empty", param="prompt")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise InvalidRequestError(
+            f"prompt is {len(value)} characters; at most {MAX_PROMPT_CHARS} are accepted",
+            param="prompt",
+        )
+
+
+def _fallbacks(_instance: object, _attribute: object, value: tuple[str, ...]) -> None:
+    if len(value) > MAX_FALLBACKS:
+        raise InvalidRequestError(
+            f"at most {MAX_FALLBACKS} fallbacks may be given; got {len(value)}",
+            param="fallbacks",
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -444,7 +465,7 @@ class CreateVideo:
     video_uri: str | None = None
     audio: bool | None = None
     extra_params: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
-    fallbacks: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    fallbacks: tuple[str, ...] = attrs.field(default=(), converter=_strings, validator=_fallbacks)
     idempotency_key: str | None = None
 
     def __attrs_post_init__(self) -> None:

@@ -29,12 +29,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 import attrs
 
 from . import wire
+from .claims import Claim, SupportsClaims, SupportsWatch
 from .errors import ConfigurationError, IndexUnavailableError, InvalidRequestError
 from .model import Order, Video
 from .store import JobRecord, _merge, _unknown_after
@@ -43,7 +44,14 @@ if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
 
-__all__ = ["SCHEMA_VERSION", "Claim", "PostgresJobIndex", "SupportsClaims", "check_url"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Claim",
+    "PostgresJobIndex",
+    "SupportsClaims",
+    "SupportsWatch",
+    "check_url",
+]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -86,6 +94,18 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (owner, idempotency_key)
     );
     """,
+    # The watcher's leases: a job is due when leased_until (the database's clock, unix
+    # seconds) is NULL or past. The status is read from the JSON text, not with ->>:
+    # a stored text holding a NUL escape cannot be turned into PostgreSQL text, and
+    # ->> fails on it. The top-level "status" is the first such key in the text (every
+    # string value before it escapes its quotes).
+    """
+    ALTER TABLE reelgate_jobs ADD COLUMN lease_holder text,
+        ADD COLUMN leased_until double precision;
+    CREATE INDEX reelgate_jobs_unfinished ON reelgate_jobs (leased_until NULLS FIRST, seq)
+        WHERE NOT deleted AND (video IS NULL OR
+            substring(video::text from '"status": *"([a-z_]+)"') NOT IN ('completed', 'failed'));
+    """,
 )
 
 #: The schema version this code writes.
@@ -98,51 +118,19 @@ _COLUMNS = (
 
 _JOINED = ", ".join(f"j.{column.strip()}" for column in _COLUMNS.split(","))
 
-
-@attrs.frozen(kw_only=True)
-class Claim:
-    """
-    The answer to `PostgresJobIndex.claim`.
-
-    Attributes:
-        outcome: ``won``: the caller holds the key for the lease and must next `add` the
-            job it creates with this key (which completes the claim), or `release` the key
-            when nothing was sent upstream, or `mark_unknown` it when the create's outcome
-            is unknown. ``existing``: a job was recorded with this key (`record`).
-            ``pending``: another caller holds the key and its lease runs. ``mismatch``: the
-            key was claimed for a different request (another fingerprint). ``unknown``: a
-            previous holder's create may or may not have reached the provider.
-        record: The job recorded with the key, for ``existing``.
-    """
-
-    outcome: Literal["won", "existing", "pending", "mismatch", "unknown"]
-    record: JobRecord | None = None
-
-
-@runtime_checkable
-class SupportsClaims(Protocol):
-    """
-    A job index that claims idempotency keys before the create they name is sent.
-
-    The protocol every index that offers claims follows (`PostgresJobIndex` first). A
-    won claim ends in exactly one of: `JobIndex.add` of the created job with the key
-    (the claim is complete), `release` (nothing was sent), `mark_unknown` (the create's
-    outcome is unknown).
-    """
-
-    async def claim(
-        self, owner: str | None, idempotency_key: str, fingerprint: str, *, lease: float
-    ) -> Claim:
-        """Claim the key; see `PostgresJobIndex.claim`."""
-        ...
-
-    async def release(self, owner: str | None, idempotency_key: str) -> None:
-        """Give a held claim back."""
-        ...
-
-    async def mark_unknown(self, owner: str | None, idempotency_key: str) -> None:
-        """Record that a held claim's create may or may not have reached the provider."""
-        ...
+#: Lease the due unfinished jobs (the watcher's), skipping rows another replica is leasing.
+_LEASE = (
+    "WITH due AS (SELECT seq FROM reelgate_jobs "  # noqa: S608  # constant columns
+    "WHERE NOT deleted AND (video IS NULL OR "
+    "substring(video::text from '\"status\": *\"([a-z_]+)\"') NOT IN ('completed', 'failed')) "
+    "AND (leased_until IS NULL OR "
+    "leased_until <= extract(epoch FROM now())) "
+    # The order of the partial index: the scan stops after `limit` due jobs.
+    "ORDER BY leased_until NULLS FIRST, seq LIMIT %s FOR UPDATE SKIP LOCKED) "
+    "UPDATE reelgate_jobs j SET lease_holder = %s, "
+    "leased_until = extract(epoch FROM now()) + %s "
+    f"FROM due WHERE j.seq = due.seq RETURNING {_JOINED}"
+)
 
 
 def check_url(url: str) -> None:
@@ -592,7 +580,7 @@ class PostgresJobIndex:
                 (owner or "", idempotency_key, fingerprint, holder, lease),
             ).fetchone()
             if won is not None:
-                return Claim(outcome="won")
+                return Claim(outcome="won", holder=holder.hex)
             row = db.execute(
                 f"SELECT c.state, c.fingerprint, c.holder, {_JOINED} FROM reelgate_claims c "  # noqa: S608  # constant columns
                 "LEFT JOIN reelgate_jobs j "
@@ -605,7 +593,7 @@ class PostgresJobIndex:
             state, claimed, current = row[:3]
             if current == holder:
                 # Our own insert, committed before a lost connection was retried.
-                return Claim(outcome="won")
+                return Claim(outcome="won", holder=holder.hex)
             if claimed not in (None, fingerprint):
                 return Claim(outcome="mismatch")
             if state == "done":
@@ -617,22 +605,63 @@ class PostgresJobIndex:
 
         return await self._run(claim)
 
-    async def release(self, owner: str | None, idempotency_key: str) -> None:
-        """Give a won claim back: nothing was sent upstream, the next caller may create."""
+    async def release(self, owner: str | None, idempotency_key: str, *, holder: str) -> None:
+        """
+        Give a won claim back: nothing was sent upstream, the next caller may create.
+
+        Only the claim's `holder` (`Claim.holder`) can: a holder whose lease was taken
+        over releases nothing.
+        """
         await self._run(
             lambda db: db.execute(
-                "DELETE FROM reelgate_claims "
-                "WHERE owner = %s AND idempotency_key = %s AND state = 'held'",
-                (owner or "", idempotency_key),
+                "DELETE FROM reelgate_claims WHERE owner = %s AND idempotency_key = %s "
+                "AND holder = %s AND state = 'held'",
+                (owner or "", idempotency_key, uuid.UUID(holder)),
             )
         )
 
-    async def mark_unknown(self, owner: str | None, idempotency_key: str) -> None:
-        """Record that the create of a won claim may or may not have reached the provider."""
+    async def mark_unknown(self, owner: str | None, idempotency_key: str, *, holder: str) -> None:
+        """Record that the create of a won claim (its `holder`'s) may have reached the provider."""
         await self._run(
             lambda db: db.execute(
                 "UPDATE reelgate_claims SET state = 'unknown', expires_at = NULL "
-                "WHERE owner = %s AND idempotency_key = %s AND state = 'held'",
-                (owner or "", idempotency_key),
+                "WHERE owner = %s AND idempotency_key = %s AND holder = %s AND state = 'held'",
+                (owner or "", idempotency_key, uuid.UUID(holder)),
+            )
+        )
+
+    # -- watch leases ------------------------------------------------------------------
+
+    async def lease_unfinished(self, holder: str, limit: int, lease: float) -> list[JobRecord]:
+        """
+        Lease up to `limit` due unfinished jobs to a watcher (`SupportsWatch`).
+
+        ``FOR UPDATE SKIP LOCKED``: replicas leasing at once take different jobs, and
+        none waits for another. Leases are measured on the database's clock.
+        """
+        if not lease > 0:
+            raise ValueError(f"lease must be a positive number of seconds; got {lease!r}")
+
+        def take(db: psycopg.Connection[tuple[Any, ...]]) -> list[JobRecord]:
+            rows = db.execute(
+                _LEASE,
+                (max(limit, 0), holder, lease),
+            ).fetchall()
+            return [self._record(row) for row in rows]
+
+        return await self._run(take)
+
+    async def return_lease(
+        self, instance: str, native_id: str, holder: str, *, after: float | None
+    ) -> None:
+        """Hand a leased job back, due again in `after` seconds (`SupportsWatch`)."""
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE reelgate_jobs SET lease_holder = CASE WHEN %s THEN NULL "
+                "ELSE lease_holder END, "
+                "leased_until = CASE WHEN %s THEN NULL "
+                "ELSE extract(epoch FROM clock_timestamp()) + %s END "
+                "WHERE instance = %s AND native_id = %s AND lease_holder = %s",
+                (after is None, after is None, after or 0.0, instance, native_id, holder),
             )
         )

@@ -24,6 +24,7 @@ from cattrs.v import format_exception
 from .errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -327,6 +328,10 @@ def error_to_dict(error: ReelgateError, *, model_requested: str | None = None) -
     field["message"] = error.message
     if error.param is not None:
         field["param"] = error.param
+    if error.ambiguous:
+        # The request may have been acted on upstream (a create whose answer was lost):
+        # a client must not simply send it again.
+        field["ambiguous"] = True
     extra: dict[str, Any] = {}
     if error.provider is not None:
         extra["provider"] = error.provider
@@ -374,6 +379,8 @@ def error_from_dict(data: Mapping[str, Any], status: int | None = None) -> Reelg
     cls = _BY_STATUS.get(code, ProviderError if code >= 500 else InvalidRequestError)
     if cls is InvalidRequestError and field.get("code") == "unsupported_operation":
         cls = UnsupportedOperationError
+    if cls is VideoNotReadyError and field.get("type") == ConflictError.default_type:
+        cls = ConflictError
     return cls(
         str(field.get("message") or f"HTTP {code}"),
         type=field.get("type"),
@@ -382,6 +389,7 @@ def error_from_dict(data: Mapping[str, Any], status: int | None = None) -> Reelg
         provider=extra.get("provider"),
         request_type=extra.get("request_type"),
         upstream=not data.get("is_bifrost_error", True),
+        ambiguous=field.get("ambiguous") is True,
     )
 
 

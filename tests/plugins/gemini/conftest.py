@@ -10,6 +10,7 @@ import pytest
 
 import reelgate_gemini
 from reelgate import Gateway
+from reelgate.outbound import ALLOW_PRIVATE_ENV
 from reelgate.testing import gateway_for
 from reelgate_gemini.emulator import GoogleEmulator, create_app
 
@@ -33,6 +34,8 @@ async def _connect(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Connect]:
     The app is reached in-process, unless ``loopback`` says that the settings' base URL
     is a real server.
     """
+    # The image host (images.test) is in-process: nothing to resolve, nothing private.
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")
     for name in (
         "GEMINI_API_KEY",
         "GOOGLE_API_KEY",

@@ -12,12 +12,14 @@ Mount it in any ASGI application, or run it with ``reelgate serve``::
 
 Routes: ``POST/GET /v1/videos``, ``GET/DELETE /v1/videos/{video_id}``,
 ``GET /v1/videos/{video_id}/content``, ``POST /v1/videos/{video_id}/remix``, the same under
-``/openai/v1/videos`` for OpenAI SDKs, ``GET /health`` and ``GET /openapi.json``.
+``/openai/v1/videos`` and ``/openai/videos`` for OpenAI SDKs, ``GET /health`` and
+``GET /openapi.json``.
 
 Keys: ``REELGATE_SERVER_KEYS`` names the environment variables that hold the keys callers
-must send (``Authorization: Bearer``, ``x-api-key`` or ``x-bf-vk``); each key owns the
-jobs it creates. With no keys, anyone who can connect may call, so `run` binds to a
-loopback address only.
+must send (``x-bf-vk``, else ``x-api-key``, else ``Authorization: Bearer``); each key owns
+the jobs it creates. With no keys, anyone who can connect may call, so `run` binds to a
+loopback address only, and the app answers only its own host names and refuses
+cross-site requests (`reelgate.server.guard`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ import ipaddress
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from .. import outbound
 from ..config import Secret
 from ..errors import ConfigurationError
 from ..gateway import Gateway
@@ -37,6 +41,7 @@ from .access import AccessLog, logging_config
 from .app import build_app
 from .auth import KEYS_ENV, ServerKeys, keys_from_environment
 from .bodies import DEFAULT_MAX_BODY_BYTES
+from .limits import HEADER_TIMEOUT, uvicorn_limits
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -67,6 +72,8 @@ def create_app(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     close_gateway: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    watch: bool | Mapping[str, Any] = False,
 ) -> Starlette:
     """
     The ASGI app (a Starlette application) serving `gateway`.
@@ -79,6 +86,13 @@ def create_app(
             means no authentication.
         max_body_bytes: Request bodies larger than this are refused with a 400.
         close_gateway: Close `gateway` when the app's lifespan ends.
+        allowed_hosts: Without keys, the app answers only requests whose ``Host`` is
+            127.0.0.1, localhost, [::1], one of these or one of the gateway's
+            ``[server] allowed_hosts``, and refuses cross-site requests (see
+            `reelgate.server.guard`).
+        watch: Run the gateway's watcher (`reelgate.Gateway.watch`) during the app's
+            lifespan, driving every unfinished job to its end in the background; a
+            mapping runs it with these options (``concurrency``, ``lease``, ...).
 
     Returns:
         The Starlette application.
@@ -94,6 +108,8 @@ def create_app(
         keys=_server_keys(keys),
         max_body_bytes=max_body_bytes,
         close_gateway=close_gateway,
+        allowed_hosts=(*gateway.config.server.allowed_hosts, *allowed_hosts),
+        watch=watch,
     )
 
 
@@ -115,6 +131,8 @@ def run(
     keys: Keys | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
+    allowed_hosts: Iterable[str] = (),
+    watch: bool | Mapping[str, Any] = True,
 ) -> None:
     """
     Serve a gateway under uvicorn until interrupted: what ``reelgate serve`` runs.
@@ -130,6 +148,9 @@ def run(
         max_body_bytes: Request bodies larger than this are refused with a 400.
         log_level: The log level of uvicorn and of the access log (one line per request
             at ``info``; ``warning`` turns it off).
+        allowed_hosts: More ``Host`` names a server without keys answers to (``--allow-host``).
+        watch: Run the watcher (`reelgate.Gateway.watch`) while serving; a mapping
+            runs it with these options (e.g. ``{"lease": 30}``).
 
     Raises:
         ConfigurationError: No keys are configured and `host` is not a loopback address,
@@ -151,18 +172,40 @@ def run(
         names = ", ".join(server_keys.names)
         sys.stderr.write(f"reelgate: {len(server_keys.names)} server key(s): {names}\n")
     gateway = Gateway.from_config(config_path)
-    app = create_app(gateway, keys=server_keys, max_body_bytes=max_body_bytes, close_gateway=True)
-    serve_app(AccessLog(app), host=host, port=port, log_level=log_level)
+    outbound.allow_private_urls(gateway.config.server.allow_private_urls)
+    app = create_app(
+        gateway,
+        keys=server_keys,
+        max_body_bytes=max_body_bytes,
+        close_gateway=True,
+        allowed_hosts=(host, *allowed_hosts),
+        watch=watch,
+    )
+    serve_app(
+        AccessLog(app),
+        host=host,
+        port=port,
+        log_level=log_level,
+        header_timeout=gateway.config.server.header_timeout,
+    )
 
 
-def serve_app(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> None:
+def serve_app(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    header_timeout: float = HEADER_TIMEOUT,
+) -> None:
     """
     Run an ASGI app under uvicorn as `run` runs reelgate's (one worker, same settings).
 
     uvicorn's access log is off: `run` wraps its app in `AccessLog`, which writes a
     cheaper and richer line on the ``reelgate.server.access`` logger, configured here.
     The benchmarks serve their bare floor route through this function, so that both
-    stand on the same server configuration.
+    stand on the same server configuration. Connections must send each request head
+    within `header_timeout` seconds (see `reelgate.server.limits`).
     """
     import uvicorn  # noqa: PLC0415  # an extra: only server users need it
 
@@ -173,5 +216,5 @@ def serve_app(app: ASGIApp, *, host: str, port: int, log_level: str = "info") ->
         log_level=log_level,
         log_config=logging_config(log_level),
         access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_limits(header_timeout),
     )

@@ -13,13 +13,14 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import attrs
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -34,6 +35,8 @@ from . import bodies
 from .access import OWNER_SCOPE_KEY
 from .auth import ServerKeys
 from .download import DownloadResponse
+from .guard import BrowserGuard
+from .limits import KeyLimits
 from .openapi import openapi_document
 from .routing import Endpoint, VideoRoutes
 
@@ -52,7 +55,9 @@ _EXTENSIONS = {"video/mp4": "mp4", "image/webp": "webp", "image/jpeg": "jpg", "i
 
 
 def _stdlib_dumps(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    # "replace": text a provider sent that is no valid Unicode (a lone surrogate, which
+    # orjson refuses too) must not make a read answer 500.
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(errors="replace")
 
 
 try:
@@ -126,6 +131,7 @@ class _Handlers:
     gateway: Gateway
     keys: ServerKeys
     max_body_bytes: int
+    limits: KeyLimits
     # A poll with no news gets the very Video object the index holds (it is frozen), so
     # its answer, encoded once, is reused: id -> (video, extra_fields values, body).
     _answers: dict[int, tuple[Video, tuple[Any, ...], bytes]] = attrs.field(
@@ -156,12 +162,14 @@ class _Handlers:
         raw = upstream.raw_responses[-1] if upstream.raw_responses else None
         if not isinstance(raw, dict):
             raw = None
+        openai_shape = OPENAI_SHAPE in request.scope
         if isinstance(result, Video):
             fields = (
                 call.request_type,
                 result.provider or call.instance,
                 call.model or result.model,
                 latency,
+                openai_shape,
             )
             if raw is None and (kept := self._answers.get(id(result))) is not None:
                 video, kept_fields, body = kept
@@ -174,7 +182,8 @@ class _Handlers:
                 latency=latency,
                 raw_response=raw,
             )
-            body = _dumps(wire.video_to_dict(result, extra_fields=extra))
+            out = wire.video_to_dict(result, extra_fields=extra)
+            body = _dumps(openai_video(out, call.model) if openai_shape else out)
             if raw is None:
                 if len(self._answers) >= _KEPT_ANSWERS:
                     del self._answers[next(iter(self._answers))]
@@ -186,9 +195,7 @@ class _Handlers:
             latency=latency,
             raw_response=raw,
         )
-        if isinstance(result, VideoPage):
-            return _json(wire.page_to_dict(result, extra_fields=extra))
-        return _json(wire.deleted_to_dict(result, extra_fields=extra))
+        return _json(_page_or_deleted(result, extra, openai_shape=openai_shape))
 
     def error(self, error: ReelgateError, call: _Call) -> Response:
         """An error in the wire's error body, with its status."""
@@ -200,6 +207,8 @@ class _Handlers:
         if not call.raw or not isinstance(extra.get("raw_response"), dict):
             extra.pop("raw_response", None)
         headers: dict[str, str] = {}
+        if not _worth_resending(error, body["status_code"]):
+            headers["x-should-retry"] = "false"
         if body["status_code"] == 401:
             headers["www-authenticate"] = "Bearer"
         retry_after = getattr(error, "retry_after", None)
@@ -222,7 +231,8 @@ class _Handlers:
                 call.provider, call.model = create.provider, create.native_model
                 if key is not None:
                     create = attrs.evolve(create, idempotency_key=key)
-                return await self.gateway.create(create, owner=call.owner)
+                with self.limits.hold("create", call.owner):
+                    return await self.gateway.create(create, owner=call.owner)
 
             return await self.answer(request, _Call("video_generation"), work)
 
@@ -268,7 +278,9 @@ class _Handlers:
         async def work(call: _Call) -> Response:
             variant = Variant.parse(bodies.single_query(request, "variant"))
             vid = _required(video_id)
-            opening = self.gateway.download(vid, variant, owner=call.owner)
+            opening = self.limits.holding(
+                "download", call.owner, self.gateway.download(vid, variant, owner=call.owner)
+            )
             return await DownloadResponse.open(opening, lambda t: _filename(vid, variant, t))
 
         return self.answer(request, _Call("video_download", video_id=video_id), work)
@@ -287,6 +299,32 @@ class _Handlers:
         return self.answer(request, _Call("video_remix", video_id=video_id), work)
 
 
+def _page_or_deleted(
+    result: VideoPage | Deleted, extra: wire.ExtraFields, *, openai_shape: bool
+) -> dict[str, Any]:
+    if isinstance(result, Deleted):
+        return wire.deleted_to_dict(result, extra_fields=extra)
+    out = wire.page_to_dict(result, extra_fields=extra)
+    if openai_shape:
+        out["data"] = [openai_video(item, None) for item in out["data"]]
+    return out
+
+
+def _worth_resending(error: ReelgateError, status: int) -> bool:
+    """
+    Whether an official SDK may resend the request that got this error.
+
+    The OpenAI SDKs resend 408, 409, 429 and 5xx answers unless ``x-should-retry: false``
+    says otherwise: a resent create after a lost answer is a second paid job, and a 409
+    (not ready) or another 4xx answers the same way however often it is asked.
+    """
+    if error.ambiguous:
+        return False
+    if status in (408, 429):
+        return True
+    return status >= 500
+
+
 def _required(video_id: str | None) -> str:
     if not video_id:
         raise InvalidRequestError("video_id is required", param="video_id")
@@ -301,18 +339,49 @@ def _filename(video_id: str, variant: Variant, content_type: str) -> str:
     return f"{stem}{suffix}.{ext}"
 
 
+#: The scope key that marks a request on the OpenAI-compatible routes.
+OPENAI_SHAPE = "reelgate.openai_shape"
+
+
+def openai_video(out: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """
+    A wire video object completed to OpenAI's ``Video`` schema (in place).
+
+    OpenAI marks ``created_at``, ``model``, ``progress`` (an integer), ``seconds`` and
+    ``size`` required; where the provider said nothing the values are 0 and empty strings.
+    """
+    progress = out.get("progress")
+    if out.get("status") == "completed":
+        out["progress"] = 100
+    else:
+        out["progress"] = int(progress) if isinstance(progress, int | float) else 0
+    out.setdefault("created_at", 0)
+    out.setdefault("model", model or "")
+    out.setdefault("seconds", "")
+    out.setdefault("size", "")
+    return out
+
+
+def _marked(endpoint: Endpoint) -> Endpoint:
+    def marked(request: Request, video_id: str | None) -> Awaitable[Response]:
+        request.scope[OPENAI_SHAPE] = True
+        return endpoint(request, video_id)
+
+    return marked
+
+
 def _video_routes(prefix: str, handlers: _Handlers, flavour: Flavour) -> VideoRoutes:
-    return VideoRoutes(
-        prefix,
-        {
-            ("", "GET"): handlers.list(flavour),
-            ("", "POST"): handlers.create(flavour),
-            ("item", "GET"): handlers.retrieve,
-            ("item", "DELETE"): handlers.delete,
-            ("content", "GET"): handlers.download,
-            ("remix", "POST"): handlers.remix,
-        },
-    )
+    endpoints: dict[tuple[str, str], Endpoint] = {
+        ("", "GET"): handlers.list(flavour),
+        ("", "POST"): handlers.create(flavour),
+        ("item", "GET"): handlers.retrieve,
+        ("item", "DELETE"): handlers.delete,
+        ("content", "GET"): handlers.download,
+        ("remix", "POST"): handlers.remix,
+    }
+    if flavour == "openai":
+        endpoints = {shape: _marked(endpoint) for shape, endpoint in endpoints.items()}
+    return VideoRoutes(prefix, endpoints)
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -333,7 +402,9 @@ def _http_error(request: Request, exc: Exception) -> Response:
         "error": {"type": kind, "message": message},
         "extra_fields": {},
     }
-    return _json(body, exc.status_code, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    headers["x-should-retry"] = "false"
+    return _json(body, exc.status_code, headers)
 
 
 def _server_error(_request: Request, _exc: Exception) -> Response:
@@ -343,14 +414,23 @@ def _server_error(_request: Request, _exc: Exception) -> Response:
         "error": {"type": "server_error", "message": "internal server error"},
         "extra_fields": {},
     }
-    return _json(body, 500)
+    # An unexpected failure may come after a provider accepted a create: never resent.
+    return _json(body, 500, {"x-should-retry": "false"})
 
 
 def build_app(
-    gateway: Gateway, *, keys: ServerKeys, max_body_bytes: int, close_gateway: bool
+    gateway: Gateway,
+    *,
+    keys: ServerKeys,
+    max_body_bytes: int,
+    close_gateway: bool,
+    allowed_hosts: Iterable[str] = (),
+    watch: bool | Mapping[str, Any] = False,
 ) -> Starlette:
     """The Starlette app over `gateway` (see `reelgate.server.create_app`)."""
-    handlers = _Handlers(gateway, keys, max_body_bytes)
+    server = gateway.config.server
+    limits = KeyLimits(server.max_concurrent_creates, server.max_concurrent_downloads)
+    handlers = _Handlers(gateway, keys, max_body_bytes, limits)
     document = json.dumps(openapi_document(auth=bool(keys)), separators=(",", ":")).encode()
 
     async def health(_request: Request) -> Response:
@@ -362,7 +442,13 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            await gateway.replay_spool()
+            if watch:
+                options = watch if isinstance(watch, Mapping) else {}
+                async with gateway.watch(**options):
+                    yield
+            else:
+                yield
         finally:
             if close_gateway:
                 await gateway.aclose()
@@ -372,11 +458,15 @@ def build_app(
         routes=[
             _video_routes("/v1/videos", handlers, "v1"),
             _video_routes("/openai/v1/videos", handlers, "openai"),
+            # The reference gateway mounts its OpenAI routes with and without /v1.
+            _video_routes("/openai/videos", handlers, "openai"),
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, 500: _server_error},
         lifespan=lifespan,
+        # Keys keep web pages out; without them the browser guard does.
+        middleware=[] if keys else [Middleware(BrowserGuard, hosts=tuple(allowed_hosts))],
     )
     app.state.gateway = gateway
     app.state.keys = keys

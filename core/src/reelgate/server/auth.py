@@ -27,7 +27,7 @@ KEYS_ENV = "REELGATE_SERVER_KEYS"
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MISSING = (
-    "an API key is required: send Authorization: Bearer <key>, x-api-key: <key> or x-bf-vk: <key>"
+    "an API key is required: send x-bf-vk: <key>, x-api-key: <key> or Authorization: Bearer <key>"
 )
 
 
@@ -109,8 +109,9 @@ class ServerKeys:
         """
         The owner a request authenticates as, or None when the server has no keys.
 
-        The key is read from ``Authorization: Bearer``, else ``x-api-key``, else
-        ``x-bf-vk``.
+        The key is read in the reference gateway's order: ``x-bf-vk``, else ``x-api-key``,
+        else ``Authorization: Bearer`` (so a client may send a provider's key in
+        ``Authorization`` and the server's key in ``x-bf-vk``).
 
         Raises:
             AuthenticationError: Keys are configured and the request has none, or a wrong one.
@@ -132,11 +133,11 @@ class ServerKeys:
 
 
 def _presented(headers: Mapping[str, str]) -> str | None:
+    for name in ("x-bf-vk", "x-api-key"):
+        if value := headers.get(name, "").strip():
+            return value
     authorization = headers.get("authorization", "")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    for name in ("x-api-key", "x-bf-vk"):
-        if value := headers.get(name, "").strip():
-            return value
     return None

@@ -8,9 +8,11 @@ parameters and headers are checked before anything is sent to a provider.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+import anyio
 import attrs
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -21,6 +23,7 @@ from ..errors import InvalidRequestError
 from ..model import CreateVideo, ImageInput, ListQuery
 
 __all__ = [
+    "BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_IDEMPOTENCY_KEY",
     "create_request",
@@ -35,6 +38,8 @@ __all__ = [
 
 #: The default cap on a request body: a 20 MiB image as base64 in JSON, with room to spare.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Seconds a whole request body may take to arrive.
+BODY_TIMEOUT = 60.0
 #: The longest idempotency key accepted.
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -46,6 +51,16 @@ class _BodyTooLargeError(InvalidRequestError):
         super().__init__(
             f"request body is larger than this server accepts ({cap} bytes)",
             code="body_too_large",
+        )
+
+
+class _BodyTimeoutError(InvalidRequestError):
+    http_status = 408
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"the request body did not arrive within {BODY_TIMEOUT:g} seconds",
+            code="body_timeout",
         )
 
 
@@ -70,13 +85,17 @@ async def read_body(request: Request, cap: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise _BodyTooLargeError(cap)
-            parts.append(chunk)
+        with anyio.fail_after(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise _BodyTooLargeError(cap)
+                parts.append(chunk)
     except ClientDisconnect:
         raise InvalidRequestError("the client went away before sending the whole body") from None
+    except TimeoutError:
+        # A body trickled in slowly holds a connection and a task: cut it short.
+        raise _BodyTimeoutError from None
     return b"".join(parts)
 
 
@@ -103,7 +122,24 @@ def json_object(body: bytes, *, what: str = "request body") -> dict[str, Any]:
         raise InvalidRequestError(f"{what} is nested too deeply", code="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidRequestError(f"{what} must be a JSON object", code="invalid_json")
+    if _SURROGATE_ESCAPE.search(body) is not None:
+        _encodable(data, what)
     return data
+
+
+# A JSON escape of a UTF-16 surrogate: only then can parsed text hold one on its own.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _encodable(data: Any, what: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (a lone surrogate) before it is stored."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidRequestError(
+            f"{what} holds text that is not valid Unicode (a lone surrogate escape)",
+            code="invalid_json",
+        ) from None
 
 
 def _unsupported_type(request: Request, accepted: str) -> InvalidRequestError:

@@ -52,7 +52,9 @@ _OUTCOMES = {"completed": "c", "failed": "f", "content_filtered": "r"}
 _OUTCOME_NAMES = {v: k for k, v in _OUTCOMES.items()}
 _CHUNK = 64 * 1024
 _ZEROS = bytes(_CHUNK)
-_MAX_SIM_BYTES = 1 << 40
+# Bounded so that one request cannot make the server stream for days or hold a job for years.
+_MAX_SIM_BYTES = 8 << 30
+_MAX_SIM_DURATION = 86_400.0
 
 
 #: The sample media's bytes by variant (kept here for code written before `reelgate.media`).
@@ -211,7 +213,11 @@ class SimProvider:
         duration = _extra(request, "sim_duration", float, self.settings.duration)
         size_bytes = _extra(request, "sim_bytes", int, 0)
         if size_bytes > _MAX_SIM_BYTES:
-            raise InvalidRequestError("sim_bytes is limited to 1 TiB", param="sim_bytes")
+            raise InvalidRequestError("sim_bytes is limited to 8 GiB", param="sim_bytes")
+        if duration > _MAX_SIM_DURATION:
+            raise InvalidRequestError(
+                "sim_duration is limited to one day (86400 seconds)", param="sim_duration"
+            )
         now_ms = int(time.time() * 1000)
         job = _Job(now_ms, int(duration * 1000), _OUTCOMES[outcome], size_bytes)
         native_id = job.native_id()

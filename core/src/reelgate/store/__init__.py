@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..claims import Claim, SupportsClaims, SupportsWatch
 from ._shared import (
     JobIndex,
     JobRecord,
@@ -31,12 +32,15 @@ if TYPE_CHECKING:
     from .sqlite import SQLiteJobIndex
 
 __all__ = [
+    "Claim",
     "JobIndex",
     "JobRecord",
     "MemoryJobIndex",
     "Observation",
     "SQLiteJobIndex",
+    "SupportsClaims",
     "SupportsObserveMany",
+    "SupportsWatch",
     "merge",
     "observe_all",
     "unchanged",

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ..claims import ClaimsBy, MemoryClaims
 from ..model import Order, Video
 from ._shared import JobRecord, Observation, merge, unchanged, unknown_after
 
@@ -15,14 +16,25 @@ __all__ = ["MemoryJobIndex"]
 
 
 @attrs.define
-class MemoryJobIndex:
-    """A job index in this process's memory."""
+class MemoryJobIndex(ClaimsBy):
+    """A job index in this process's memory (with claims and watch leases: `ClaimsBy`)."""
 
     _jobs: dict[tuple[str, str], JobRecord] = attrs.field(factory=dict, init=False)
     _idempotent: dict[tuple[str | None, str], tuple[str, str]] = attrs.field(
         factory=dict, init=False
     )
     _seq: int = attrs.field(default=0, init=False)
+    _claims: MemoryClaims = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda self: MemoryClaims(self, self._unfinished), takes_self=True),
+    )
+
+    def _unfinished(self) -> list[JobRecord]:
+        return [
+            r
+            for r in self._jobs.values()
+            if not r.deleted and (r.video is None or not r.video.done)
+        ]
 
     async def add(self, record: JobRecord) -> JobRecord:  # noqa: D102
         return self._add(record)

@@ -33,6 +33,7 @@ import anyio.to_thread
 import attrs
 
 from .. import wire
+from ..claims import CLAIMS_SCHEMA, ClaimsBy, SQLiteClaims
 from ..errors import ConfigurationError
 from ..model import Order, Video
 from ._shared import JobRecord, Observation, merge, unchanged, unknown_after
@@ -77,10 +78,18 @@ def _provider_state_column(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE jobs ADD COLUMN provider_state TEXT")
 
 
+def _claims_tables(db: sqlite3.Connection) -> None:
+    # Claims and the watcher's leases: `reelgate.claims.SQLiteClaims` keeps them.
+    for statement in CLAIMS_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 #: The migrations, in order: a file at version n has had the first n applied.
 _MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _jobs_table,
     _provider_state_column,
+    _claims_tables,
 )
 
 #: The schema version this code writes (``PRAGMA user_version``).
@@ -111,27 +120,32 @@ def _busy(error: sqlite3.OperationalError) -> bool:
     return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class SQLiteJobIndex:
+class SQLiteJobIndex(ClaimsBy):
     """
     A job index in an SQLite file, shared safely by threads and processes.
 
+    Claims and watch leases (`reelgate.claims.ClaimsBy`) live in tables of their own in
+    the same file.
+
     Args:
         path: The database file; its directory is created if missing.
+        timeout: Seconds a write waits for another process's write lock before failing.
 
     Raises:
         ConfigurationError: The file was written by a newer reelgate (its schema version
             is higher than `SCHEMA_VERSION`).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = _BUSY_TIMEOUT_MS / 1000) -> None:
         self.path = Path(path)
+        self._busy_ms = max(0, round(timeout * 1000))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], JobRecord] = {}
         self._version: int | None = None
         self._db = sqlite3.connect(
             self.path,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
+            timeout=timeout,
             isolation_level=None,
             check_same_thread=False,
         )
@@ -144,6 +158,7 @@ class SQLiteJobIndex:
             raise
         # Reads on the event loop must never sleep on a lock: see _read.
         self._db.execute("PRAGMA busy_timeout=0")
+        self._claims = SQLiteClaims(self.path, self, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"SQLiteJobIndex({str(self.path)!r})"
@@ -194,7 +209,7 @@ class SQLiteJobIndex:
     async def _in_thread(self, work: Callable[[], T]) -> T:
         def locked() -> T:
             with self._lock:
-                self._db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
                 try:
                     return work()
                 finally:
@@ -488,6 +503,8 @@ class SQLiteJobIndex:
         return await self._in_thread(page)
 
     async def aclose(self) -> None:  # noqa: D102
+        await anyio.to_thread.run_sync(self._claims.close)
+
         def close() -> None:
             with self._lock:
                 self._db.close()

@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from typing import Any, ClassVar, TypeVar, cast
 
+import anyio
 import attrs
 
 from reelgate import (
@@ -31,6 +32,7 @@ from reelgate import (
     VideoNotReadyError,
     VideoOutput,
     VideoStatus,
+    outbound,
 )
 from reelgate.http import Reply, Upstream, UpstreamError
 from reelgate.model import MAX_IMAGE_BYTES
@@ -212,41 +214,31 @@ class VeoProvider:
     # -- helpers -----------------------------------------------------------------------
 
     async def _fetch_image(self, url: str, param: str, call: Call) -> ImageInput:
-        """Download an https image for the request, refusing anything else or anything large."""
+        """
+        Download an image for the request: public addresses only, capped, within a deadline.
+
+        Every failure (refused address, no answer, not an image, too large) is the same
+        error, so that the answers say nothing about what listens where.
+        """
         cap = self.max_image_bytes
         fetcher = attrs.evolve(self.upstream, parse_error=_image_host_error, headers={})
         data = bytearray()
         try:
-            # A caller's URL never gets the key, even one on the API's own host.
-            async with fetcher.stream(url, call=call, authenticate=False) as stream:
-                media_type = stream.content_type.partition(";")[0].strip().lower()
-                if not media_type.startswith("image/"):
-                    served = media_type or "no content type"
-                    raise InvalidRequestError(
-                        f"{param} URL does not serve an image (it serves {served})", param=param
-                    )
-                if stream.content_length is not None and stream.content_length > cap:
-                    raise InvalidRequestError(
-                        f"{param} is {stream.content_length} bytes; the limit is {cap}", param=param
-                    )
-                # Close the chunk iterator even when leaving it early (trio insists).
-                chunks = cast("AsyncGenerator[bytes, None]", aiter(stream))
-                async with aclosing(chunks):
-                    async for chunk in chunks:
-                        data += chunk
-                        if len(data) > cap:
-                            raise InvalidRequestError(
-                                f"{param} is larger than the limit of {cap} bytes", param=param
-                            )
-        except ReelgateError as e:
-            if isinstance(e, InvalidRequestError) and not e.upstream:
-                raise
-            raise InvalidRequestError(
-                f"could not fetch {param}: {e.message}", param=param
-            ) from None
-        try:
+            with anyio.fail_after(outbound.FETCH_TIMEOUT):
+                await outbound.check_fetchable(url, param)
+                # A caller's URL never gets the key, even one on the API's own host.
+                async with fetcher.stream(url, call=call, authenticate=False) as stream:
+                    media_type = stream.content_type.partition(";")[0].strip().lower()
+                    declared = stream.content_length
+                    if not media_type.startswith("image/") or (declared or 0) > cap:
+                        raise outbound.fetch_failed(param)
+                    # Close the chunk iterator even when leaving it early (trio insists).
+                    chunks = cast("AsyncGenerator[bytes, None]", aiter(stream))
+                    async with aclosing(chunks):
+                        async for chunk in chunks:
+                            data += chunk
+                            if len(data) > cap:
+                                raise outbound.fetch_failed(param)
             return ImageInput.from_bytes(bytes(data))
-        except InvalidRequestError as e:
-            raise InvalidRequestError(
-                e.message.replace("input_reference", param), param=param
-            ) from None
+        except (ReelgateError, TimeoutError):
+            raise outbound.fetch_failed(param) from None
