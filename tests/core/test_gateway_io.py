@@ -286,7 +286,7 @@ async def test_download_to_leaves_one_partial_name_per_target(
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
     await gateway.download_to(video.id, target)
-    assert target.read_bytes() == media(Variant.VIDEO)
+    assert target.read_bytes() == media.sample(Variant.VIDEO)
     assert _listing(tmp_path) == ["out.mp4"]
     assert len(synced) == (2 if hasattr(os, "O_DIRECTORY") else 1)  # the file, the directory
 
