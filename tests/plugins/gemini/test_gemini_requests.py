@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from gemini_support import KEY, Connect
 
-from conftest import KEY, Connect
 from reelgate import AuthenticationError, CreateVideo, InvalidRequestError, Variant, media
 from reelgate_gemini.emulator import GoogleEmulator, create_app
 

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from gemini_support import KEY, Connect
 
-from conftest import KEY, Connect
 from reelgate import (
     Call,
     CreateVideo,
