@@ -8,11 +8,8 @@ import pytest
 from replicate_support import INSTANCE, JOB_SECONDS, KEY, KEY_ENV, START, Clock
 
 import reelgate_replicate
-from reelgate.config import Config, InstanceConfig
 from reelgate.gateway import Gateway
-from reelgate.http import emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.testing import gateway_for
 from reelgate_replicate.emulator import ReplicateEmulator, create_app
 
 
@@ -27,28 +24,18 @@ def _emulator(clock: Clock) -> ReplicateEmulator:
 
 
 @pytest.fixture(name="gateway")
-async def _gateway(
-    emulator: ReplicateEmulator, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Gateway]:
-    monkeypatch.setenv(KEY_ENV, KEY)
-    client = make_client(transport=emulator_transport(emulator))
-    plugins = Plugins()
-    plugins.register(reelgate_replicate, name="replicate")
+async def _gateway(emulator: ReplicateEmulator) -> AsyncIterator[Gateway]:
     retry = {"attempts": 2, "wait_initial": 0.01, "wait_max": 0.02, "wait_jitter": 0.0}
-    settings = {"base_url": "http://api.emulator.test", "poll_interval": 0.01, "retry": retry}
-    config = Config(
-        instances=(
-            InstanceConfig(name=INSTANCE, type="replicate", key_env=(KEY_ENV,), settings=settings),
-        ),
-        default_instances=False,
-    )
-    gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-    assert not gateway.problems, gateway.problems
-    try:
+    async with gateway_for(
+        "replicate",
+        plugin=reelgate_replicate,
+        app=emulator,
+        base_url="http://api.emulator.test",
+        settings={"poll_interval": 0.01, "retry": retry},
+        keys={KEY_ENV: KEY},
+        instance=INSTANCE,
+    ) as gateway:
         yield gateway
-    finally:
-        await gateway.aclose()
-        await client.aclose()
 
 
 @pytest.fixture(name="provider")
