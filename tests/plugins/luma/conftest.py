@@ -8,12 +8,9 @@ import pytest
 from luma_support import BASE_URL, INSTANCE, JOB_SECONDS, KEY, KEY_ENV, Clock
 
 import reelgate_luma
-from reelgate.config import Config, InstanceConfig
 from reelgate.emulation import FaultMiddleware
 from reelgate.gateway import Gateway
-from reelgate.http import emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.testing import gateway_for
 from reelgate_luma.emulator import create_app
 
 
@@ -28,25 +25,15 @@ def _emulator(clock: Clock) -> FaultMiddleware:
 
 
 @pytest.fixture(name="gateway")
-async def _gateway(
-    emulator: FaultMiddleware, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Gateway]:
-    monkeypatch.setenv(KEY_ENV, KEY)
-    client = make_client(transport=emulator_transport(emulator))
-    plugins = Plugins()
-    plugins.register(reelgate_luma, name="luma")
+async def _gateway(emulator: FaultMiddleware) -> AsyncIterator[Gateway]:
     retry = {"attempts": 3, "timeout": 5.0, "wait_initial": 0.01, "wait_max": 0.02}
-    settings = {"base_url": BASE_URL, "poll_interval": 0.01, "retry": retry}
-    config = Config(
-        instances=(
-            InstanceConfig(name=INSTANCE, type="luma", key_env=(KEY_ENV,), settings=settings),
-        ),
-        default_instances=False,
-    )
-    gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-    assert not gateway.problems, gateway.problems
-    try:
+    async with gateway_for(
+        "luma",
+        plugin=reelgate_luma,
+        app=emulator,
+        base_url=BASE_URL,
+        settings={"poll_interval": 0.01, "retry": retry},
+        keys={KEY_ENV: KEY},
+        instance=INSTANCE,
+    ) as gateway:
         yield gateway
-    finally:
-        await gateway.aclose()
-        await client.aclose()
