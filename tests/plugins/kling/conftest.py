@@ -17,12 +17,9 @@ from kling_support import (
 )
 
 import reelgate_kling
-from reelgate.config import Config, InstanceConfig
 from reelgate.emulation import FaultMiddleware
 from reelgate.gateway import Gateway
-from reelgate.http import emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.testing import gateway_for
 from reelgate_kling.emulator import create_app
 
 
@@ -40,31 +37,20 @@ def _emulator(clock: Clock) -> FaultMiddleware:
 async def _gateway(
     emulator: FaultMiddleware, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Gateway]:
-    monkeypatch.setenv(ACCESS_ENV, ACCESS)
+    # The secret is a setting naming its variable, not a key in rotation: only the access
+    # key goes to `keys`.
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    client = make_client(transport=emulator_transport(emulator))
-    plugins = Plugins()
-    plugins.register(reelgate_kling, name="kling")
     retry = {"attempts": 3, "timeout": 5.0, "wait_initial": 0.01, "wait_max": 0.02}
-    settings = {
-        "base_url": BASE_URL,
-        "poll_interval": 0.01,
-        "retry": retry,
-        "secret_key_env": SECRET_ENV,
-    }
-    config = Config(
-        instances=(
-            InstanceConfig(name=INSTANCE, type="kling", key_env=(ACCESS_ENV,), settings=settings),
-        ),
-        default_instances=False,
-    )
-    gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-    assert not gateway.problems, gateway.problems
-    provider = gateway.instance(INSTANCE).provider
-    assert isinstance(provider, reelgate_kling.KlingProvider)
-    provider.auth.clock = clock
-    try:
+    async with gateway_for(
+        "kling",
+        plugin=reelgate_kling,
+        app=emulator,
+        base_url=BASE_URL,
+        settings={"poll_interval": 0.01, "retry": retry, "secret_key_env": SECRET_ENV},
+        keys={ACCESS_ENV: ACCESS},
+        instance=INSTANCE,
+    ) as gateway:
+        provider = gateway.instance(INSTANCE).provider
+        assert isinstance(provider, reelgate_kling.KlingProvider)
+        provider.auth.clock = clock
         yield gateway
-    finally:
-        await gateway.aclose()
-        await client.aclose()
