@@ -17,11 +17,9 @@ from minimax_support import (
 )
 
 import reelgate_minimax
-from reelgate.config import Config, InstanceConfig
 from reelgate.gateway import Gateway
-from reelgate.http import emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.http import emulator_transport
+from reelgate.testing import gateway_for
 from reelgate_minimax.emulator import MinimaxEmulator, create_app
 
 
@@ -41,24 +39,14 @@ def _provider(emulator: MinimaxEmulator) -> reelgate_minimax.MinimaxProvider:
 
 
 @pytest.fixture(name="gateway")
-async def _gateway(
-    emulator: MinimaxEmulator, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Gateway]:
-    monkeypatch.setenv(KEY_ENV, KEY)
-    client = make_client(transport=emulator_transport(emulator))
-    plugins = Plugins()
-    plugins.register(reelgate_minimax, name="minimax")
-    settings = {"base_url": BASE_URL, "poll_interval": 0.01, "retry": dict(FAST_RETRY)}
-    config = Config(
-        instances=(
-            InstanceConfig(name=INSTANCE, type="minimax", key_env=(KEY_ENV,), settings=settings),
-        ),
-        default_instances=False,
-    )
-    gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-    assert not gateway.problems, gateway.problems
-    try:
+async def _gateway(emulator: MinimaxEmulator) -> AsyncIterator[Gateway]:
+    async with gateway_for(
+        "minimax",
+        plugin=reelgate_minimax,
+        app=emulator,
+        base_url=BASE_URL,
+        settings={"poll_interval": 0.01, "retry": dict(FAST_RETRY)},
+        keys={KEY_ENV: KEY},
+        instance=INSTANCE,
+    ) as gateway:
         yield gateway
-    finally:
-        await gateway.aclose()
-        await client.aclose()
