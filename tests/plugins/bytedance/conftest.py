@@ -8,11 +8,8 @@ import pytest
 from bytedance_support import BASE_URL, FAST_RETRY, INSTANCE, JOB_SECONDS, KEY, KEY_ENV, Clock
 
 import reelgate_bytedance
-from reelgate.config import Config, InstanceConfig
 from reelgate.gateway import Gateway
-from reelgate.http import emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.testing import gateway_for
 from reelgate_bytedance.emulator import BytedanceEmulator, create_app
 
 
@@ -27,24 +24,14 @@ def _emulator(clock: Clock) -> BytedanceEmulator:
 
 
 @pytest.fixture(name="gateway")
-async def _gateway(
-    emulator: BytedanceEmulator, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Gateway]:
-    monkeypatch.setenv(KEY_ENV, KEY)
-    client = make_client(transport=emulator_transport(emulator))
-    plugins = Plugins()
-    plugins.register(reelgate_bytedance, name="bytedance")
-    settings = {"base_url": BASE_URL, "poll_interval": 0.01, "retry": dict(FAST_RETRY)}
-    config = Config(
-        instances=(
-            InstanceConfig(name=INSTANCE, type="bytedance", key_env=(KEY_ENV,), settings=settings),
-        ),
-        default_instances=False,
-    )
-    gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-    assert not gateway.problems, gateway.problems
-    try:
+async def _gateway(emulator: BytedanceEmulator) -> AsyncIterator[Gateway]:
+    async with gateway_for(
+        "bytedance",
+        plugin=reelgate_bytedance,
+        app=emulator,
+        base_url=BASE_URL,
+        settings={"poll_interval": 0.01, "retry": dict(FAST_RETRY)},
+        keys={KEY_ENV: KEY},
+        instance=INSTANCE,
+    ) as gateway:
         yield gateway
-    finally:
-        await gateway.aclose()
-        await client.aclose()
