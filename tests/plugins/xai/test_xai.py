@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
@@ -19,11 +20,9 @@ from reelgate import (
     VideoNotReadyError,
     VideoStatus,
 )
-from reelgate.config import Config, InstanceConfig
 from reelgate.emulation import FAIL, FILTER, SLOW, serve
-from reelgate.http import Upstream, emulator_transport, make_client
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.http import Upstream, make_client
+from reelgate.testing import gateway_for
 from reelgate_xai import SIZES, XAIProvider
 from reelgate_xai.emulator import create_app
 
@@ -33,7 +32,7 @@ KEY = "xai-test-key-0123456789abcdef"
 KEY_ENV = "REELGATE_XAI_TEST_KEY"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
-Build = Callable[..., Gateway]
+Build = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture(name="received")
@@ -49,33 +48,27 @@ def _app(received: list[dict[str, Any]]) -> Any:
 
 
 @pytest.fixture(name="build")
-async def _build(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Build]:
+async def _build() -> AsyncIterator[Build]:
     """Build gateways with one ``xai`` instance (``grok``) on an emulator."""
-    opened: list[tuple[Gateway, Any]] = []
+    async with AsyncExitStack() as opened:
 
-    def build(app: Any, *, key: str = KEY, url: str | None = None, **settings: Any) -> Gateway:
-        monkeypatch.setenv(KEY_ENV, key)
-        client = make_client(transport=emulator_transport(app)) if url is None else make_client()
-        plugins = Plugins()
-        plugins.register(reelgate_xai, name="xai")
-        merged = {"base_url": f"{url or 'http://api.x.ai.test'}/v1", "poll_interval": 0.02}
-        config = Config(
-            instances=(
-                InstanceConfig(
-                    name="grok", type="xai", key_env=(KEY_ENV,), settings={**merged, **settings}
-                ),
-            ),
-            default_instances=False,
-        )
-        gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-        assert not gateway.problems, gateway.problems
-        opened.append((gateway, client))
-        return gateway
+        async def build(
+            app: Any, *, key: str = KEY, url: str | None = None, **settings: Any
+        ) -> Gateway:
+            # The gateway's own retry policy (``{}``), not the harness's quick one.
+            return await opened.enter_async_context(
+                gateway_for(
+                    "xai",
+                    plugin=reelgate_xai,
+                    app=app if url is None else None,
+                    base_url=f"{url or 'http://api.x.ai.test'}/v1",
+                    settings={"poll_interval": 0.02, "retry": {}, **settings},
+                    keys={KEY_ENV: key},
+                    instance="grok",
+                )
+            )
 
-    yield build
-    for gateway, client in opened:
-        await gateway.aclose()
-        await client.aclose()
+        yield build
 
 
 def _request(prompt: str = "a paper boat", **kwargs: Any) -> CreateVideo:
@@ -84,7 +77,7 @@ def _request(prompt: str = "a paper boat", **kwargs: Any) -> CreateVideo:
 
 async def test_create_sends_xais_fields(app: Any, build: Build, received: list[Any]) -> None:
     """seconds becomes duration, a size its aspect_ratio and resolution, an image a data URI."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(
         _request(seconds=6, size="1280x720", input_reference=ImageInput.from_bytes(PNG))
     )
@@ -98,7 +91,7 @@ async def test_create_sends_xais_fields(app: Any, build: Build, received: list[A
 
 async def test_an_image_url_is_sent_as_it_is(app: Any, build: Build, received: list[Any]) -> None:
     """An image given by URL goes as image.url, untouched."""
-    gateway = build(app)
+    gateway = await build(app)
     await gateway.create(_request(input_reference="https://example.com/cat.png"))
     assert received[0]["image"] == {"url": "https://example.com/cat.png"}
 
@@ -117,7 +110,7 @@ async def test_bad_input_is_refused_before_sending(
     app: Any, build: Build, kwargs: dict[str, Any], param: str, message: str
 ) -> None:
     """Durations, ratios and resolutions the model does not take are refused locally."""
-    gateway = build(app)
+    gateway = await build(app)
     with pytest.raises(InvalidRequestError, match=message) as caught:
         await gateway.create(_request(**kwargs))
     assert caught.value.param == param
@@ -126,7 +119,7 @@ async def test_bad_input_is_refused_before_sending(
 
 async def test_an_unknown_model_passes_unchecked(app: Any, build: Build) -> None:
     """A model the table does not know is sent as it is (and the emulator refuses it)."""
-    gateway = build(app)
+    gateway = await build(app)
     with pytest.raises(NotFoundError, match="does not exist"):
         await gateway.create(CreateVideo(model="grok/grok-imagine-video-9", prompt="a", seconds=30))
     assert app.faults.count("POST") == 1
@@ -143,7 +136,7 @@ def test_sizes_are_the_ratios_at_each_resolution() -> None:
 
 async def test_a_job_goes_pending_then_done_with_its_url(app: Any, build: Build) -> None:
     """pending with progress reads as in progress; done carries the URL and the duration."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request(seconds=5))
     seen: list[Any] = []
     done = await gateway.wait(video.id, timeout=10, on_update=seen.append)
@@ -159,7 +152,7 @@ async def test_a_job_goes_pending_then_done_with_its_url(app: Any, build: Build)
 
 async def test_a_failed_job_carries_xais_error(app: Any, build: Build) -> None:
     """status failed becomes a failed video with xAI's code and message."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request(f"a boat {FAIL}"))
     done = await gateway.wait(video.id, timeout=10)
     assert done.status is VideoStatus.FAILED
@@ -169,7 +162,7 @@ async def test_a_failed_job_carries_xais_error(app: Any, build: Build) -> None:
 
 async def test_moderation_is_a_filtered_failure(app: Any, build: Build) -> None:
     """done with respect_moderation false is a failure with a content filter, not a video."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request(f"a boat {FILTER}"))
     done = await gateway.wait(video.id, timeout=10)
     assert done.status is VideoStatus.FAILED
@@ -180,7 +173,7 @@ async def test_moderation_is_a_filtered_failure(app: Any, build: Build) -> None:
 
 async def test_an_expired_request_fails_and_cannot_be_downloaded(app: Any, build: Build) -> None:
     """status expired is a failure with code expired; its download says it expired."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request("a boat [emulate:expire]"))
     done = await gateway.wait(video.id, timeout=10)
     assert done.status is VideoStatus.FAILED
@@ -193,7 +186,7 @@ async def test_an_expired_request_fails_and_cannot_be_downloaded(app: Any, build
 
 async def test_download_before_done_is_not_ready(app: Any, build: Build) -> None:
     """A pending job's download is the standard VideoNotReadyError; nothing is fetched."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request(f"a boat {SLOW}"))
     with pytest.raises(VideoNotReadyError, match="only completed videos can be downloaded"):
         async with gateway.download(video.id):
@@ -203,7 +196,7 @@ async def test_download_before_done_is_not_ready(app: Any, build: Build) -> None
 
 async def test_the_key_never_goes_to_the_asset_host(app: Any, build: Build) -> None:
     """The API gets the key; the video's host (another name) gets no Authorization."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request())
     await gateway.wait(video.id, timeout=10)
     async with gateway.download(video.id) as stream:
@@ -221,7 +214,7 @@ async def test_the_key_never_goes_to_the_asset_host_over_loopback(build: Build) 
     """Over real HTTP the asset host is localhost for an API on 127.0.0.1; it gets no key."""
     app = create_app(job_seconds=0.2)
     with serve(app) as url:
-        gateway = build(app, url=url)
+        gateway = await build(app, url=url)
         video = await gateway.create(_request())
         await gateway.wait(video.id, timeout=10)
         async with gateway.download(video.id) as stream:
@@ -233,7 +226,7 @@ async def test_the_key_never_goes_to_the_asset_host_over_loopback(build: Build) 
 
 async def test_remix_edits_the_finished_video(app: Any, build: Build, received: list[Any]) -> None:
     """remix is POST /videos/edits with the source's URL, and links the new job to it."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request(seconds=4))
     await gateway.wait(video.id, timeout=10)
     remixed = await gateway.remix(video.id, "the same, at night")
@@ -247,7 +240,7 @@ async def test_remix_edits_the_finished_video(app: Any, build: Build, received: 
 
 async def test_remix_of_an_unfinished_job_is_refused(app: Any, build: Build) -> None:
     """Only a done video can be edited: the remix is refused before anything is sent."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_request(f"a boat {SLOW}"))
     with pytest.raises(InvalidRequestError, match="only completed videos can be remixed"):
         await gateway.remix(video.id, "again")
@@ -256,7 +249,7 @@ async def test_remix_of_an_unfinished_job_is_refused(app: Any, build: Build) -> 
 
 async def test_a_wrong_key_is_an_authentication_error(app: Any, build: Build) -> None:
     """xAI answers a wrong key with 400; reelgate reads it as an AuthenticationError."""
-    gateway = build(app, key="xai-wrong-key-000000000000")
+    gateway = await build(app, key="xai-wrong-key-000000000000")
     with pytest.raises(AuthenticationError, match="Incorrect API key provided") as caught:
         await gateway.create(_request())
     assert caught.value.code == "Client specified an invalid argument"
@@ -265,7 +258,7 @@ async def test_a_wrong_key_is_an_authentication_error(app: Any, build: Build) ->
 
 async def test_delete_forgets_the_job(app: Any, build: Build) -> None:
     """xAI cannot delete or cancel: the provider has neither method, the gateway forgets."""
-    gateway = build(app)
+    gateway = await build(app)
     provider = gateway.instance("grok").provider
     assert isinstance(provider, XAIProvider)
     assert not hasattr(provider, "delete")
