@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx2
@@ -20,12 +21,11 @@ from reelgate import (
     NotFoundError,
     VideoStatus,
 )
-from reelgate.config import Config, InstanceConfig, Secret
+from reelgate.config import Secret
 from reelgate.emulation import FAIL, FILTER, SLOW, serve
 from reelgate.http import Upstream, emulator_transport, make_client
 from reelgate.model import cancelled_error
-from reelgate.plugins import Plugins
-from reelgate.store import MemoryJobIndex
+from reelgate.testing import gateway_for
 from reelgate_alibaba import DEFAULT_BASE_URL, AlibabaProvider
 from reelgate_alibaba.emulator import create_app
 
@@ -35,7 +35,7 @@ KEY = "sk-dashscope-test-0123456789abcdef"
 KEY_ENV = "REELGATE_ALIBABA_TEST_KEY"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
-Build = Callable[..., Gateway]
+Build = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture(name="received")
@@ -51,35 +51,27 @@ def _app(received: list[dict[str, Any]]) -> Any:
 
 
 @pytest.fixture(name="build")
-async def _build(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Build]:
+async def _build() -> AsyncIterator[Build]:
     """Build gateways with one ``alibaba`` instance (``wan``) on an emulator."""
-    opened: list[tuple[Gateway, Any]] = []
+    async with AsyncExitStack() as opened:
 
-    def build(app: Any, *, key: str = KEY, url: str | None = None, **settings: Any) -> Gateway:
-        monkeypatch.setenv(KEY_ENV, key)
-        client = make_client(transport=emulator_transport(app)) if url is None else make_client()
-        plugins = Plugins()
-        plugins.register(reelgate_alibaba, name="alibaba")
-        merged = {
-            "base_url": f"{url or 'http://dashscope-intl.aliyuncs.test'}/api/v1",
-            "poll_interval": 0.02,
-            **settings,
-        }
-        config = Config(
-            instances=(
-                InstanceConfig(name="wan", type="alibaba", key_env=(KEY_ENV,), settings=merged),
-            ),
-            default_instances=False,
-        )
-        gateway = Gateway(config, plugins=plugins, index=MemoryJobIndex(), http_client=client)
-        assert not gateway.problems, gateway.problems
-        opened.append((gateway, client))
-        return gateway
+        async def build(
+            app: Any, *, key: str = KEY, url: str | None = None, **settings: Any
+        ) -> Gateway:
+            # The gateway's own retry policy (``{}``), not the harness's quick one.
+            return await opened.enter_async_context(
+                gateway_for(
+                    "alibaba",
+                    plugin=reelgate_alibaba,
+                    app=app if url is None else None,
+                    base_url=f"{url or 'http://dashscope-intl.aliyuncs.test'}/api/v1",
+                    settings={"poll_interval": 0.02, "retry": {}, **settings},
+                    keys={KEY_ENV: key},
+                    instance="wan",
+                )
+            )
 
-    yield build
-    for gateway, client in opened:
-        await gateway.aclose()
-        await client.aclose()
+        yield build
 
 
 def _t2v(prompt: str = "a paper boat", **kwargs: Any) -> CreateVideo:
@@ -97,7 +89,7 @@ def _provider_call(gateway: Gateway) -> tuple[AlibabaProvider, Call]:
 
 async def test_text_to_video_body(app: Any, build: Build, received: list[Any]) -> None:
     """model, input.prompt, and size as W*H, seconds as duration, seed in parameters."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(
         _t2v(
             seconds=10,
@@ -126,7 +118,7 @@ async def test_text_to_video_body(app: Any, build: Build, received: list[Any]) -
 
 async def test_image_to_video_body(app: Any, build: Build, received: list[Any]) -> None:
     """An i2v model gets img_url (bytes as a data URI) and its size's tier as resolution."""
-    gateway = build(app)
+    gateway = await build(app)
     await gateway.create(
         CreateVideo(
             model="wan/wan2.5-i2v-preview",
@@ -172,7 +164,7 @@ async def test_bad_input_is_refused_before_sending(
     app: Any, build: Build, request_: CreateVideo, param: str, message: str
 ) -> None:
     """Durations, sizes and image input the model does not take are refused locally."""
-    gateway = build(app)
+    gateway = await build(app)
     with pytest.raises(InvalidRequestError, match=message) as caught:
         await gateway.create(request_)
     assert caught.value.param == param
@@ -181,7 +173,7 @@ async def test_bad_input_is_refused_before_sending(
 
 async def test_an_unknown_model_passes_unchecked(app: Any, build: Build) -> None:
     """A model outside the table is sent as it is; the emulator's refusal comes back."""
-    gateway = build(app)
+    gateway = await build(app)
     with pytest.raises(InvalidRequestError, match="Model not exist") as caught:
         await gateway.create(CreateVideo(model="wan/wan9-t2v", prompt="a", seconds=99))
     assert caught.value.code == "InvalidParameter"
@@ -193,7 +185,7 @@ async def test_an_unknown_model_passes_unchecked(app: Any, build: Build) -> None
 
 async def test_a_task_runs_to_succeeded_with_its_expiry(app: Any, build: Build) -> None:
     """PENDING, RUNNING, SUCCEEDED; the URL's Expires becomes expires_at, the times are UTC."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_t2v(seconds=5))
     seen: list[Any] = []
     done = await gateway.wait(video.id, timeout=10, on_update=seen.append)
@@ -215,7 +207,7 @@ async def test_a_failed_task_carries_its_code(
     app: Any, build: Build, directive: str, code: str
 ) -> None:
     """FAILED becomes a failed video with the output's code and message."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_t2v(f"a boat {directive}"))
     done = await gateway.wait(video.id, timeout=10)
     assert done.status is VideoStatus.FAILED
@@ -226,7 +218,7 @@ async def test_a_failed_task_carries_its_code(
 
 async def test_unknown_is_not_found(app: Any, build: Build) -> None:
     """UNKNOWN (no such task, or a forgotten one) is a NotFoundError that says why."""
-    gateway = build(app)
+    gateway = await build(app)
     provider, call = _provider_call(gateway)
     with pytest.raises(NotFoundError, match="older than the 24 hours"):
         await provider.retrieve("0385dc79-0000-0000-0000-000000000000", call=call)
@@ -263,7 +255,7 @@ def test_times_are_china_standard_time() -> None:
 
 async def test_delete_cancels_a_pending_task(app: Any, build: Build) -> None:
     """The gateway's delete of a PENDING task cancels it; DashScope then reads CANCELED."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_t2v(f"a boat {SLOW}"))
     deleted = await gateway.delete(video.id)
     assert deleted.upstream == "cancelled"
@@ -280,7 +272,7 @@ async def test_delete_cancels_a_pending_task(app: Any, build: Build) -> None:
 async def test_a_task_past_pending_cannot_be_cancelled(build: Build) -> None:
     """DashScope cancels only PENDING tasks: a running task is kept there, forgotten here."""
     app = create_app(job_seconds=0.0, api_keys={KEY})
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_t2v())
     deleted = await gateway.delete(video.id)
     assert deleted.upstream == "kept"
@@ -294,7 +286,7 @@ async def test_a_task_past_pending_cannot_be_cancelled(build: Build) -> None:
 
 async def test_the_key_never_goes_to_the_result_host(app: Any, build: Build) -> None:
     """The API gets the key; the signed video URL's host (another name) gets none."""
-    gateway = build(app)
+    gateway = await build(app)
     video = await gateway.create(_t2v())
     await gateway.wait(video.id, timeout=10)
     async with gateway.download(video.id) as stream:
@@ -314,7 +306,7 @@ async def test_the_key_never_goes_to_the_result_host_over_loopback(build: Build)
     """Over real HTTP the result host is localhost for an API on 127.0.0.1; it gets no key."""
     app = create_app(job_seconds=0.2)
     with serve(app) as url:
-        gateway = build(app, url=url)
+        gateway = await build(app, url=url)
         video = await gateway.create(_t2v())
         await gateway.wait(video.id, timeout=10)
         async with gateway.download(video.id) as stream:
@@ -326,7 +318,7 @@ async def test_the_key_never_goes_to_the_result_host_over_loopback(build: Build)
 
 async def test_a_wrong_key_is_an_authentication_error(app: Any, build: Build) -> None:
     """401 InvalidApiKey becomes an AuthenticationError that keeps DashScope's code."""
-    gateway = build(app, key="sk-wrong-000000000000")
+    gateway = await build(app, key="sk-wrong-000000000000")
     with pytest.raises(AuthenticationError, match="Invalid API-key") as caught:
         await gateway.create(_t2v())
     assert caught.value.code == "InvalidApiKey"
@@ -346,7 +338,7 @@ async def test_the_emulator_refuses_a_synchronous_call(app: Any) -> None:
 
 async def test_a_workspace_goes_in_its_header(app: Any, build: Build) -> None:
     """The workspace setting is sent as X-DashScope-WorkSpace."""
-    gateway = build(app, workspace="ws-123")
+    gateway = await build(app, workspace="ws-123")
     await gateway.create(_t2v())
     assert all(r.headers["x-dashscope-workspace"] == "ws-123" for r in app.faults.seen)
 
