@@ -169,6 +169,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--jobs", type=int, default=4)
     args, _ = parser.parse_known_args()
+    # Ctrl-C and SIGTERM unwind the stack below, which stops every process started;
+    # SIGINT is set explicitly since a shell starts a background job with it ignored.
+    signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     print(
@@ -229,4 +232,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt as e:
+        raise SystemExit(
+            f"replicas_bench: stopped ({e or 'interrupted'}); every process it started was stopped"
+        ) from None
