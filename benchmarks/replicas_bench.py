@@ -81,15 +81,20 @@ type = "sim"
 """
 
 
+def missing() -> str | None:
+    """Why PostgreSQL cannot run here, or None."""
+    if importlib.util.find_spec("psycopg") is None:
+        return "reelgate[postgres] is not installed"
+    if find_bindir() is None:
+        return "no PostgreSQL server binaries (initdb, pg_ctl, postgres): install postgresql"
+    return None
+
+
 @contextmanager
 def postgres() -> Iterator[LocalPostgres]:
     """A throwaway PostgreSQL server, removed on the way out."""
     bindir = find_bindir()
-    if bindir is None:
-        raise SystemExit(
-            "replicas_bench: no PostgreSQL server binaries (initdb, pg_ctl, postgres): "
-            "install the postgresql package"
-        )
+    assert bindir is not None
     server = started(bindir)
     try:
         yield server
@@ -169,6 +174,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--jobs", type=int, default=4)
     args, _ = parser.parse_known_args()
+    if (why := missing()) is not None:
+        print(f"replicas_bench: skipped: {why}")
+        return
     # Ctrl-C and SIGTERM unwind the stack below, which stops every process started;
     # SIGINT is set explicitly since a shell starts a background job with it ignored.
     signal.signal(signal.SIGINT, _stop)
