@@ -51,10 +51,16 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def genai3(session: nox.Session) -> None:
-    """The /genai door's Vertex tests under google-genai 3.x, which cannot sit beside 2.x."""
+    """google-genai 3.x (which cannot sit beside 2.x): the /genai door and the gemini plugin."""
     install_everything(session, "test")
     session.install("google-genai>=3,<4")
-    session.run("pytest", "tests/server/test_server_genai_vertex.py", *session.posargs)
+    session.run("python", "-c", "import google.genai as g; assert g.__version__[:2] == '3.'")
+    session.run(
+        "pytest",
+        "tests/server/test_server_genai_vertex.py",
+        "tests/plugins/gemini/test_sdk_vertex.py",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -25,8 +25,8 @@ import anyio
 import attrs
 
 import reelgate
+from reelgate import media
 from reelgate.plugins import Plugins
-from reelgate.sim import media
 
 
 @attrs.frozen(kw_only=True)
@@ -115,7 +115,7 @@ class FlipbookProvider:
             raise reelgate.VideoNotReadyError(f"job {video_id} is {video.status.value}")
         if variant is not reelgate.Variant.VIDEO:
             raise reelgate.UnsupportedOperationError(f"flipbook has no {variant} variant")
-        body = media(reelgate.Variant.VIDEO)
+        body = media.sample(reelgate.Variant.VIDEO)
         yield reelgate.DownloadStream("video/mp4", len(body), chunks=_chunks(body))
 
     async def delete(self, video_id: str, *, call: reelgate.Call) -> reelgate.Deleted:

@@ -23,12 +23,12 @@ from reelgate import (
     VideoNotReadyError,
     VideoStatus,
     WaitTimeoutError,
+    media,
 )
 from reelgate.config import state_dir
 from reelgate.gateway import Gateway
 from reelgate.ids import VideoId
 from reelgate.plugins import Plugins
-from reelgate.sim import media
 from reelgate.store import MemoryJobIndex, SQLiteJobIndex
 
 pytestmark = pytest.mark.anyio
@@ -216,9 +216,9 @@ async def test_download_streams_the_asset(make_gateway) -> None:
     async with gateway.download(video.id) as stream:
         assert (stream.content_type, stream.content_length) == (
             "video/mp4",
-            len(media(Variant.VIDEO)),
+            len(media.sample(Variant.VIDEO)),
         )
-        assert await stream.read() == media(Variant.VIDEO)
+        assert await stream.read() == media.sample(Variant.VIDEO)
     async with gateway.download(video.id, "sprite_sheet") as stream:
         assert stream.content_type == "image/jpeg"
 
@@ -247,12 +247,12 @@ async def test_download_to_writes_the_file(make_gateway, tmp_path: Path) -> None
     )
     assert written == target
     assert target.stat().st_size == size
-    assert target.read_bytes()[: len(media(Variant.VIDEO))] == media(Variant.VIDEO)
+    assert target.read_bytes()[: len(media.sample(Variant.VIDEO))] == media.sample(Variant.VIDEO)
     assert progress[-1] == (size, size)
     assert [p[0] for p in progress] == sorted(p[0] for p in progress)
     assert _listing(tmp_path) == ["out.mp4"]
     thumb = await gateway.download_to(video.id, str(tmp_path / "t.webp"), variant="thumbnail")
-    assert thumb.read_bytes() == media(Variant.THUMBNAIL)
+    assert thumb.read_bytes() == media.sample(Variant.THUMBNAIL)
 
 
 async def test_download_to_is_atomic(make_gateway, fake, fake_spec, tmp_path: Path) -> None:
@@ -286,7 +286,7 @@ async def test_download_to_leaves_one_partial_name_per_target(
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
     await gateway.download_to(video.id, target)
-    assert target.read_bytes() == media(Variant.VIDEO)
+    assert target.read_bytes() == media.sample(Variant.VIDEO)
     assert _listing(tmp_path) == ["out.mp4"]
     assert len(synced) == (2 if hasattr(os, "O_DIRECTORY") else 1)  # the file, the directory
 
@@ -379,7 +379,7 @@ async def test_two_gateways_share_one_sqlite_file(make_gateway, tmp_path: Path) 
     again = await second.create(CreateVideo(model="sim/sim-1", prompt="p", idempotency_key="once"))
     assert again.id == video.id
     out = await second.download_to(video.id, tmp_path / "out.mp4")
-    assert out.read_bytes() == media(Variant.VIDEO)
+    assert out.read_bytes() == media.sample(Variant.VIDEO)
     await first.delete(video.id)
     with pytest.raises(NotFoundError):
         await second.retrieve(video.id)

@@ -228,6 +228,22 @@ async def test_untrusted_hosts_are_refused_and_get_nothing(site) -> None:
     assert KEY not in str(e.value)
 
 
+async def test_redirect_hosts_are_followed_without_the_key(site) -> None:
+    """A redirect to a host named in redirect_hosts is followed there, with no key."""
+    routes = {
+        "api.acme.test/v1/content": _redirect("https://storage.acme.test/v/1.mp4?sig=1"),
+        "storage.acme.test/v/1.mp4": _video(),
+    }
+    up, handler = site(routes)
+    async with up.stream("/content", call=CALL, redirect_hosts={"storage.acme.test"}) as stream:
+        assert await _drain(stream) == BODY
+    up, anywhere = site(routes)
+    async with up.stream("/content", call=CALL, redirect_hosts="*") as stream:
+        assert await _drain(stream) == BODY
+    assert handler.hosts() == anywhere.hosts() == ["api.acme.test", "storage.acme.test"]
+    assert handler.keyed() == anywhere.keyed() == [True, False]
+
+
 async def test_unauthenticated_streams_send_no_key(site) -> None:
     """authenticate=False sends the key to no host."""
     up, handler = site(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import attrs
 import pytest
@@ -13,7 +14,7 @@ import reelgate
 from reelgate.call import Call
 from reelgate.emulation import serve
 from reelgate.errors import ProviderError
-from reelgate.model import CANCELLED, VideoError, cancelled_error
+from reelgate.model import CANCELLED, VideoError
 from reelgate.stream import DownloadStream
 from reelgate.testing import KEY_A, KEY_B, ProviderContract, gateway_for
 from reelgate_template import TemplateProvider, TemplateSettings
@@ -34,28 +35,13 @@ def _anyio_backend() -> str:
 
 
 class Sound(TemplateProvider):
-    """The template, downloading from the job's signed URL on the asset host, with no key."""
+    """The template as it is: it streams the job's signed URL, on the asset host, keyless."""
 
     async def _asset_url(self, video_id: str, call: Call) -> str:
         job = await self.upstream.json("GET", f"/v1/jobs/{video_id}", call=call, idempotent=True)
         if job.get("state") != "done":
             raise reelgate.VideoNotReadyError.for_status(video_id, str(job.get("state")), call=call)
         return str(job["video_url"])
-
-    @asynccontextmanager
-    async def download(
-        self, video_id: str, variant: reelgate.Variant, *, call: Call
-    ) -> AsyncIterator[DownloadStream]:
-        """Stream the signed URL without credentials."""
-        url = await self._asset_url(video_id, call)
-        async with self.upstream.stream(url, call=call, authenticate=False) as stream:
-            yield stream
-
-    def _video(self, job: dict[str, Any]) -> reelgate.Video:
-        video = super()._video(job)
-        if job.get("state") == "cancelled":
-            return attrs.evolve(video, status=reelgate.VideoStatus.FAILED, error=cancelled_error())
-        return video
 
 
 class IgnoresLength(Sound):
@@ -67,7 +53,7 @@ class IgnoresLength(Sound):
     ) -> AsyncIterator[DownloadStream]:
         """Drop the announced length and swallow the cut."""
         url = await self._asset_url(video_id, call)
-        async with self.upstream.stream(url, call=call, authenticate=False) as stream:
+        async with self.upstream.stream(url, call=call) as stream:
 
             async def chunks() -> AsyncIterator[bytes]:
                 try:
@@ -93,6 +79,34 @@ class KeyToAssets(Sound):
         async with self.upstream.stream(
             url, call=call, authenticate=False, headers=headers
         ) as stream:
+            yield stream
+
+
+class TokenToAssets(Sound):
+    """Sends a token made from its key (not the key itself) along to the asset host."""
+
+    @asynccontextmanager
+    async def download(
+        self, video_id: str, variant: reelgate.Variant, *, call: Call
+    ) -> AsyncIterator[DownloadStream]:
+        """Add an Authorization header the raw keys cannot be found in."""
+        url = await self._asset_url(video_id, call)
+        assert call.key is not None
+        headers = {"Authorization": f"Bearer tok.{call.key.reveal()[::-1]}"}
+        async with self.upstream.stream(url, call=call, headers=headers) as stream:
+            yield stream
+
+
+class OnApiHost(Sound):
+    """Fetches its videos from the API host (the emulator serves its files there too)."""
+
+    @asynccontextmanager
+    async def download(
+        self, video_id: str, variant: reelgate.Variant, *, call: Call
+    ) -> AsyncIterator[DownloadStream]:
+        """The signed URL's path and query, on the base URL."""
+        url = urlsplit(await self._asset_url(video_id, call))
+        async with self.upstream.stream(f"{url.path}?{url.query}", call=call) as stream:
             yield stream
 
 
@@ -144,19 +158,11 @@ class HiddenUpstream:
         return await self._inner.retrieve(video_id, call=call)
 
 
-class CancelOnly(Sound):
-    """Cannot delete; cancels running jobs."""
-
-    async def cancel(self, video_id: str, *, call: Call) -> None:
-        """``POST /v1/jobs/{id}/cancel``."""
-        await self.upstream.json("POST", f"/v1/jobs/{video_id}/cancel", call=call, idempotent=False)
-
-
-class CancelledAsPlainFailure(CancelOnly):
+class CancelledAsPlainFailure(Sound):
     """Cancels, then reports the cancelled job with an error of its own making."""
 
-    def _video(self, job: dict[str, Any]) -> reelgate.Video:
-        video = super()._video(job)
+    def _video(self, job: dict[str, Any], *, call: Call) -> reelgate.Video:
+        video = super()._video(job, call=call)
         if video.error is not None and video.error.code == CANCELLED:
             return attrs.evolve(video, error=VideoError(code="job_failed", message="cancelled"))
         return video
@@ -185,8 +191,18 @@ class Kit(ProviderContract):
     provider_type: ClassVar[str] = "kit"
     model: ClassVar[str] = "template-1"
 
-    def __init__(self, provider: type[Any] = Sound, *, plugin: object = None) -> None:
+    def __init__(
+        self,
+        provider: type[Any] = Sound,
+        *,
+        plugin: object = None,
+        markers: Sequence[str] | None = None,
+    ) -> None:
         self._plugin = plugin if plugin is not None else _Plugin(provider)
+        self._markers = markers
+
+    def leak_markers(self) -> Sequence[str]:
+        return super().leak_markers() if self._markers is None else self._markers
 
     def plugin(self) -> object:
         return self._plugin
@@ -241,7 +257,15 @@ async def test_a_key_sent_to_the_asset_host_fails() -> None:
 async def test_assets_on_the_api_host_must_be_declared() -> None:
     """An emulator that never uses its asset host fails unless the contract says so."""
     with pytest.raises(AssertionError, match="never reached the asset host"):
-        await check(Kit(TemplateProvider), "test_credentials_stay_on_the_api_host")
+        await check(Kit(OnApiHost), "test_credentials_stay_on_the_api_host")
+
+
+async def test_a_token_sent_to_the_asset_host_fails_when_its_marker_is_named() -> None:
+    """A derived token is invisible to the raw keys; leak_markers() names what to look for."""
+    await check(Kit(TokenToAssets), "test_credentials_stay_on_the_api_host")
+    markers = (KEY_A[::-1], KEY_B[::-1])
+    with pytest.raises(AssertionError, match="a key went to another host"):
+        await check(Kit(TokenToAssets, markers=markers), "test_credentials_stay_on_the_api_host")
 
 
 async def test_rereading_a_failed_job_fails() -> None:
@@ -259,8 +283,8 @@ async def test_reading_with_another_key_fails() -> None:
 
 async def test_a_cancel_only_provider_is_checked_as_one() -> None:
     """Deleting a running job of a cancel-only provider cancels it; a wrong error code fails."""
-    await check(Kit(CancelOnly), "test_delete_stops_a_running_job")
-    await check(Kit(CancelOnly), "test_delete_forgets_a_finished_job")
+    await check(Kit(Sound), "test_delete_stops_a_running_job")
+    await check(Kit(Sound), "test_delete_forgets_a_finished_job")
     with pytest.raises(AssertionError, match="cancelled_error"):
         await check(Kit(CancelledAsPlainFailure), "test_delete_stops_a_running_job")
 

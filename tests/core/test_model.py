@@ -19,13 +19,13 @@ from reelgate import (
     VideoFailedError,
     VideoPage,
     VideoStatus,
+    media,
 )
 from reelgate.model import MAX_IMAGE_BYTES, check_model
-from reelgate.sim import media
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-JPEG = media(Variant.SPRITESHEET)
-WEBP = media(Variant.THUMBNAIL)
+JPEG = media.sample(Variant.SPRITESHEET)
+WEBP = media.sample(Variant.THUMBNAIL)
 GIF = b"GIF89a" + b"\x00" * 16
 
 
@@ -176,7 +176,7 @@ def test_non_image_bytes_are_refused() -> None:
         ImageInput.coerce(b"%PDF-1.7 not an image")
     assert e.value.param == "input_reference"
     with pytest.raises(InvalidRequestError, match="not an image"):
-        _request(input_reference=media(Variant.VIDEO))
+        _request(input_reference=media.sample(Variant.VIDEO))
 
 
 def test_unreadable_path_is_refused(tmp_path: Path) -> None:

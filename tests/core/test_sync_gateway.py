@@ -17,11 +17,11 @@ from reelgate import (
     Variant,
     VideoNotReadyError,
     VideoStatus,
+    media,
 )
 from reelgate.config import Config, InstanceConfig
 from reelgate.gateway import Gateway
 from reelgate.plugins import Plugins
-from reelgate.sim import media
 from reelgate.store import MemoryJobIndex
 
 
@@ -76,10 +76,10 @@ def test_the_whole_lifecycle_blocks(make_sync, tmp_path: Path) -> None:
     assert updates[-1] is VideoStatus.COMPLETED
     with gw.download(video.id) as stream:
         assert stream.content_type == "video/mp4"
-        assert stream.content_length == len(media(Variant.VIDEO))
-        assert b"".join(stream) == media(Variant.VIDEO)
+        assert stream.content_length == len(media.sample(Variant.VIDEO))
+        assert b"".join(stream) == media.sample(Variant.VIDEO)
     path = gw.download_to(video.id, tmp_path / "out.webp", variant="thumbnail")
-    assert path.read_bytes() == media(Variant.THUMBNAIL)
+    assert path.read_bytes() == media.sample(Variant.THUMBNAIL)
     remixed = gw.remix(video.id, "at night")
     assert remixed.remixed_from_video_id == video.id
     assert gw.delete(video.id).deleted is True

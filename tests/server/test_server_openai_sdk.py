@@ -14,8 +14,8 @@ import openai
 import pytest
 from server_support import KEY_A, KEY_B, KEYS, Serve
 
+from reelgate import media
 from reelgate.model import Variant
-from reelgate.sim import media
 
 # The SDK marks its videos methods deprecated (the upstream API's shutdown date).
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
@@ -42,7 +42,7 @@ def finished(sdk: Any, video_id: str) -> Any:
 
 def test_create_with_a_file_then_retrieve_download_remix_delete(sdk: Any) -> None:
     """The whole life of a job through the SDK, the create sent as multipart with a file."""
-    image = media(Variant.THUMBNAIL)
+    image = media.sample(Variant.THUMBNAIL)
     video = sdk.videos.create(
         model="sim/sim-1",
         prompt="a paper boat",

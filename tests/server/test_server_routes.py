@@ -11,9 +11,9 @@ from server_support import SIM_NOW, serve_app, sim_gateway
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from reelgate import media
 from reelgate.model import Variant
 from reelgate.server import create_app
-from reelgate.sim import media
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +67,7 @@ async def test_create_accepts_multipart_with_an_image_file(server: str) -> None:
     """/v1/videos takes multipart/form-data too, input_reference as a file."""
     form = {"model": "sim/sim-1", "prompt": "from an image", "seconds": "8", "sim_duration": "0"}
     async with httpx2.AsyncClient(base_url=server) as client:
-        image = {"input_reference": ("ref.webp", media(Variant.THUMBNAIL), "image/webp")}
+        image = {"input_reference": ("ref.webp", media.sample(Variant.THUMBNAIL), "image/webp")}
         made = await client.post("/v1/videos", data=form, files=image)
         not_image = {"input_reference": ("ref.txt", b"hello", "text/plain")}
         refused = await client.post("/v1/videos", data=form, files=not_image)

@@ -10,7 +10,8 @@ Where the key goes: only to the base URL's origin (scheme, host and port) and to
 in `Upstream.trusted_hosts` (over HTTPS, or over HTTP when the base URL is plain HTTP).
 An absolute URL on any other host (a CDN, a signed asset URL) gets no credentials,
 whatever the provider asks; redirects are followed only to the request's own host, the
-base host or trusted hosts, with the key under the same rule at every hop.
+base host, trusted hosts or the hosts a download names as `redirect_hosts` (its signed
+file URLs), with the key under the same rule at every hop.
 
 Retries:
 
@@ -507,6 +508,7 @@ class Upstream:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         trusted_hosts: Collection[str] = (),
+        redirect_hosts: Collection[str] = (),
         default_content_type: str = "application/octet-stream",
         max_redirects: int = 5,
     ) -> AsyncIterator[DownloadStream]:
@@ -515,15 +517,17 @@ class Upstream:
 
         The key goes only where `may_receive_key` allows, `trusted_hosts` adding to the
         instance's own. Redirects are followed only to the URL's own host, the base
-        URL's host or trusted hosts. Opening is retried like an idempotent request and
-        bounded by ``Timeouts.total``; the body by ``Timeouts.read`` between bytes; a
-        failure mid-stream raises `ProviderError`.
+        URL's host, trusted hosts or `redirect_hosts`: hosts an API sends its signed
+        file URLs to, which get no key (``"*"`` in it: any host). Opening is retried like
+        an idempotent request and bounded by ``Timeouts.total``; the body by
+        ``Timeouts.read`` between bytes; a failure mid-stream raises `ProviderError`.
 
         Yields:
             The stream; the connection is released when the block exits.
         """
         query = {k: v for k, v in (params or {}).items() if v is not None}
         trusted = _host_set(trusted_hosts)
+        elsewhere = _host_set(redirect_hosts)
 
         async def open_() -> httpx2.Response:
             target = self.url(url)
@@ -539,7 +543,7 @@ class Upstream:
                     trusted_hosts=trusted,
                 )
                 if follow is None:
-                    follow = {request.url.host, *self.trusted_hosts, *trusted}
+                    follow = {request.url.host, *self.trusted_hosts, *trusted, *elsewhere}
                     if self._base_origin is not None:
                         follow.add(self._base_origin[1])
                 try:
@@ -578,7 +582,7 @@ class Upstream:
             host = httpx2.URL(target).host
         except (httpx2.InvalidURL, ValueError) as exc:
             raise _invalid_url(call, exc, self._secrets(call)) from None
-        if host not in follow:
+        if host not in follow and "*" not in follow:
             raise ProviderError(
                 f"{call.instance} redirected the download to an untrusted host {host!r}",
                 call=call,

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+from gemini_support import KEY, OTHER_KEY, Connect
 
 import reelgate_gemini
 from reelgate import Gateway
 from reelgate.outbound import ALLOW_PRIVATE_ENV
 from reelgate.testing import gateway_for
 from reelgate_gemini.emulator import GoogleEmulator, create_app
-
-KEY = "AIza-reelgate-test-key-0123456789"
-OTHER_KEY = "AIza-reelgate-test-key-9876543210"
-
-Connect = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture(name="emulator")

@@ -31,15 +31,6 @@ class TestGeminiContract(ProviderContract):
     def download_path_pattern(self) -> str | None:
         return r"^/blob/"
 
-    def asset_host(self, base_url: str) -> str | None:
-        """
-        The emulator redirects downloads to ``/blob/`` on the API host for now.
-
-        The real file download redirects to a signed storage URL on another host; once
-        the emulator redirects to `reelgate.emulation.asset_origin`, drop this override.
-        """
-        return None
-
 
 class TestVertexContract(ProviderContract):
     """

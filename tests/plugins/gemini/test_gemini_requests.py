@@ -7,17 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from gemini_support import KEY, Connect
 
-from conftest import KEY, Connect
-from reelgate import AuthenticationError, CreateVideo, InvalidRequestError, Variant
-from reelgate.sim import media
+from reelgate import AuthenticationError, CreateVideo, InvalidRequestError, Variant, media
 from reelgate_gemini.emulator import GoogleEmulator, create_app
 
 pytestmark = pytest.mark.anyio
 
 MODEL = "g/veo-3.1-generate-preview"
-JPEG = media(Variant.SPRITESHEET)
-WEBP = media(Variant.THUMBNAIL)
+JPEG = media.sample(Variant.SPRITESHEET)
+WEBP = media.sample(Variant.THUMBNAIL)
 
 
 class ImageHost:

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from gemini_support import KEY, Connect
 
-from conftest import Connect
 from reelgate import (
     Call,
     CreateVideo,
@@ -117,7 +117,7 @@ async def test_provider_reports_no_timestamps(connect: Connect, emulator: Google
 async def test_download_streams_through_the_redirect(
     connect: Connect, emulator: GoogleEmulator
 ) -> None:
-    """The download asks the API for the file and follows its redirect on the same host."""
+    """The download asks the API for the file and follows its redirect to the asset host."""
     gateway = await connect(emulator)
     video = await gateway.create(CreateVideo(model=MODELS["gemini"], prompt="x"))
     await gateway.wait(video.id, timeout=10)
@@ -125,28 +125,32 @@ async def test_download_streams_through_the_redirect(
     async with gateway.download(video.id) as stream:
         body = await stream.read()
     assert body[4:8] == b"ftyp"
-    paths = [r.path for r in emulator.faults.seen]
-    assert paths[-2].startswith("/v1beta/files/")
-    assert paths[-2].endswith(":download")
-    assert paths[-1].startswith("/blob/")
+    asked, fetched = emulator.faults.seen[-2:]
+    assert asked.path.startswith("/v1beta/files/")
+    assert asked.path.endswith(":download")
+    assert asked.carries(KEY)
+    assert fetched.path.startswith("/blob/")
+    assert fetched.host == "assets.emulator.test"
+    assert not fetched.carries(KEY)
 
 
 @pytest.mark.anyio
-async def test_redirect_to_an_untrusted_host_is_refused(connect: Connect) -> None:
-    """A download redirected off the API's hosts is refused, and nothing is fetched there."""
+async def test_a_redirect_to_another_host_gets_no_key(connect: Connect) -> None:
+    """A download redirected off the API's hosts is followed there, without the key."""
     emulator = create_app(job_seconds=0.05, blob_base_url="https://elsewhere.example")
     gateway = await connect(emulator)
     video = await gateway.create(CreateVideo(model=MODELS["gemini"], prompt="x"))
     await gateway.wait(video.id, timeout=10)
-    with pytest.raises(ProviderError, match=r"untrusted host 'elsewhere\.example'"):
-        async with gateway.download(video.id):
-            pass
-    assert not [r for r in emulator.faults.seen if r.path.startswith("/blob/")]
+    async with gateway.download(video.id) as stream:
+        assert (await stream.read())[4:8] == b"ftyp"
+    fetched = emulator.faults.seen[-1]
+    assert fetched.host == "elsewhere.example"
+    assert not fetched.carries(KEY)
 
 
 @pytest.mark.anyio
 async def test_redirect_to_a_configured_host_is_followed(connect: Connect) -> None:
-    """A host named in download_hosts may serve the file."""
+    """A host named in download_hosts is trusted with the key."""
     emulator = create_app(job_seconds=0.05, blob_base_url="https://files.example")
     gateway = await connect(emulator, settings={"download_hosts": ["files.example"]})
     video = await gateway.create(CreateVideo(model=MODELS["gemini"], prompt="x"))
@@ -154,6 +158,7 @@ async def test_redirect_to_a_configured_host_is_followed(connect: Connect) -> No
     async with gateway.download(video.id) as stream:
         assert (await stream.read())[4:8] == b"ftyp"
     assert emulator.faults.seen[-1].headers["host"] == "files.example"
+    assert emulator.faults.seen[-1].carries(KEY)
 
 
 @pytest.mark.anyio

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from gemini_support import KEY, OTHER_KEY
 
-from conftest import KEY, OTHER_KEY
 from reelgate import CreateVideo, Gateway
 from reelgate.http import emulator_transport, make_client
 from reelgate.plugins import Plugins

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from gemini_support import KEY, Connect
 
-from conftest import KEY, Connect
 from reelgate import (
     AuthenticationError,
     ConfigurationError,

@@ -9,6 +9,7 @@ from kling_support import claims
 
 import reelgate_kling
 from reelgate.testing import KEY_A, KEY_B, Harness, ProviderContract
+from reelgate_kling import sign_jwt
 from reelgate_kling.emulator import DEFAULT_SECRET, create_app
 
 SECRET_ENV = "REELGATE_KLING_CONTRACT_SECRET"
@@ -44,6 +45,17 @@ class TestKlingContract(ProviderContract):
     def download_path_pattern(self) -> str | None:
         """Videos are served by the CDN under ``/kcdn/``."""
         return r"^/kcdn/"
+
+    def leak_markers(self) -> tuple[str, ...]:
+        """
+        Kling sends a signed JWT, never the key: its header segment marks every token.
+
+        Every token the plugin signs begins with the same HS256 header, and one that
+        reached the CDN would carry it; the raw keys (access and secret) must not go there
+        either.
+        """
+        header = sign_jwt(KEY_A, DEFAULT_SECRET, 0.0).split(".", 1)[0]
+        return (KEY_A, KEY_B, DEFAULT_SECRET, header)
 
     def unknown_native_id(self) -> str:
         """A task id Kling never issued."""

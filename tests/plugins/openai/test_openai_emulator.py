@@ -14,8 +14,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from reelgate import media
 from reelgate.model import Variant
-from reelgate.sim import media
 from reelgate_openai.emulator import create_app, image_size
 
 pytestmark = pytest.mark.anyio
@@ -232,7 +232,7 @@ async def test_content_variants_and_refusals(http: httpx2.AsyncClient) -> None:
     ]:
         response = await http.get(f"/videos/{video_id}/content", params={"variant": variant})
         assert response.headers["content-type"] == content_type
-        assert response.content == media(Variant(variant))
+        assert response.content == media.sample(Variant(variant))
     bad = await http.get(f"/videos/{video_id}/content", params={"variant": "poster"})
     assert (bad.status_code, _error(bad)["param"]) == (400, "variant")
 
@@ -272,7 +272,7 @@ async def test_padded_video_is_still_an_mp4() -> None:
     ) as client:
         video_id = (await client.post("/videos", files={"prompt": (None, "a")})).json()["id"]
         body = (await client.get(f"/videos/{video_id}/content")).content
-    sample = media(Variant.VIDEO)
+    sample = media.sample(Variant.VIDEO)
     assert len(body) == 1_000_000
     assert body.startswith(sample)
     assert int.from_bytes(body[len(sample) : len(sample) + 4], "big") == len(body) - len(sample)
@@ -282,7 +282,10 @@ async def test_padded_video_is_still_an_mp4() -> None:
 def test_image_size_reads_png_jpeg_and_webp(make_png: MakePng) -> None:
     """image_size tells the dimensions of the three image formats OpenAI takes."""
     assert image_size(make_png(1280, 720)) == (1280, 720)
-    jpeg, webp = image_size(media(Variant.SPRITESHEET)), image_size(media(Variant.THUMBNAIL))
+    jpeg, webp = (
+        image_size(media.sample(Variant.SPRITESHEET)),
+        image_size(media.sample(Variant.THUMBNAIL)),
+    )
     assert jpeg is not None
     assert jpeg[0] > 0
     assert webp is not None

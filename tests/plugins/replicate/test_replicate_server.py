@@ -16,7 +16,7 @@ async def test_create_read_and_download_over_v1_videos(gateway: Gateway, clock: 
     """POST /v1/videos starts a prediction; GET reads it; /content streams the result."""
     app = create_app(gateway, keys={})
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://reelgate.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         model = f"{INSTANCE}/google/veo-3"
         created = await http.post(
             "/v1/videos", json={"model": model, "prompt": "a paper boat", "seconds": "8"}

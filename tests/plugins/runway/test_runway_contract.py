@@ -32,12 +32,3 @@ class TestRunwayContract(ProviderContract):
     def download_path_pattern(self) -> str | None:
         """Outputs are served from signed URLs under ``/_files/``."""
         return r"^/_files/"
-
-    def asset_host(self, base_url: str) -> str | None:
-        """
-        The emulator serves its signed ``/_files/`` URLs on the API host for now.
-
-        Runway's real outputs are on another host (a CDN); once the emulator names its
-        files with `reelgate.emulation.asset_origin`, drop this override.
-        """
-        return None

@@ -199,7 +199,7 @@ async def test_task_goes_pending_throttled_running_succeeded(
     done = seen[3]
     assert set(done) == {"id", "status", "createdAt", "output", "cost"}
     assert done["cost"] == {"credits": 60}
-    assert done["output"][0].startswith("http://emulator.test/_files/")
+    assert done["output"][0].startswith("http://assets.emulator.test/_files/")
     assert ".mp4?_jwt=" in done["output"][0]
 
 

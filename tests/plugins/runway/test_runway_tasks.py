@@ -55,7 +55,7 @@ async def test_completed_task_lists_every_output(gateway: Gateway, clock: Clock)
     output = done.videos[0]
     assert (output.type, output.content_type) == ("url", "video/mp4")
     assert output.url is not None
-    assert output.url.startswith("http://emulator.test/_files/")
+    assert output.url.startswith("http://assets.emulator.test/_files/")
     assert "_jwt=" in output.url
 
 

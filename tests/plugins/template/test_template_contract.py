@@ -21,6 +21,6 @@ class TestTemplateContract(ProviderContract):
     def emulator(self) -> Any:
         return create_app(job_seconds=0.1)
 
-    def asset_host(self, base_url: str) -> str | None:
-        """The provider downloads from ``/v1/jobs/{id}/content``, on the API host."""
-        return None
+    def download_path_pattern(self) -> str | None:
+        """Videos are served from signed URLs under ``/files/`` (the job is read first)."""
+        return r"^/files/"

@@ -72,7 +72,6 @@ class _Job:
         phase = self.timeline.now()
         out: dict[str, Any] = {
             "id": self.id,
-            "model": self.model,
             "prompt": self.prompt,
             "created": int(self.timeline.created),
             "state": _STATES[phase.stage],
@@ -132,7 +131,8 @@ def create_app(
             timeline=JobTimeline.start(prompt, seconds=job_seconds, clock=clock),
         )
         jobs[job.id] = job
-        return JSONResponse(job.state(assets(request)))
+        # Like many job APIs, this one names the model only in the create's answer.
+        return JSONResponse({**job.state(assets(request)), "model": job.model})
 
     async def retrieve(request: Request) -> Response:
         return JSONResponse(find(request).state(assets(request)))
@@ -142,12 +142,6 @@ def create_app(
         if not job.timeline.cancel():
             raise Refusal(409, "job has finished", code="finished")
         return JSONResponse(job.state(assets(request)))
-
-    async def content(request: Request) -> Response:
-        job = find(request)
-        if job.timeline.now().stage != "succeeded":
-            raise Refusal(409, "job is not finished", code="not_ready")
-        return Response(sample(), media_type=content_type())
 
     async def file(request: Request) -> Response:
         # The asset host: a signed URL, no key (the API host's routes demand one).
@@ -161,7 +155,6 @@ def create_app(
             Route("/v1/jobs", create, methods=["POST"]),
             Route("/v1/jobs/{job_id}", retrieve, methods=["GET"]),
             Route("/v1/jobs/{job_id}/cancel", cancel, methods=["POST"]),
-            Route("/v1/jobs/{job_id}/content", content, methods=["GET"]),
             Route("/files/{name}", file, methods=["GET"]),
         ]
     )

@@ -359,9 +359,7 @@ class AlibabaProvider:
             message = f"the video of task {video_id} expired: DashScope keeps results for 24 hours"
             raise NotFoundError(message, code="expired", call=call)
         url = video.videos[0].url or ""
-        async with self.upstream.stream(
-            url, call=call, authenticate=False, default_content_type="video/mp4"
-        ) as stream:
+        async with self.upstream.stream(url, call=call, default_content_type="video/mp4") as stream:
             yield stream
 
     # -- cancel ------------------------------------------------------------------------

@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 from . import DEFAULT_MODELS, RESULT_LIFETIME, TIERS, ModelLimits
 
@@ -309,7 +309,7 @@ def create_app(  # one closure per route keeps the state private
                 403,
                 media_type="application/xml",
             )
-        return Response(media(Variant.VIDEO), 200, media_type="video/mp4")
+        return Response(media.sample(Variant.VIDEO), 200, media_type="video/mp4")
 
     routes = Starlette(
         routes=[

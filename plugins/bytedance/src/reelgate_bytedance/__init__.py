@@ -352,9 +352,7 @@ class BytedanceProvider:
         if video.status is not VideoStatus.COMPLETED or not video.videos:
             raise VideoNotReadyError.for_status(video_id, video.status.value, call=call)
         url = str(video.videos[0].url)
-        async with self.upstream.stream(
-            url, call=call, authenticate=False, default_content_type="video/mp4"
-        ) as stream:
+        async with self.upstream.stream(url, call=call, default_content_type="video/mp4") as stream:
             yield stream
 
     async def delete(self, video_id: str, *, call: reelgate.Call) -> Deleted:

@@ -37,9 +37,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 from . import MODELS
 
@@ -288,7 +288,7 @@ def create_app(
             return Response(b"<Error><Code>AccessDenied</Code></Error>", 403)
         if tasks.get(request.path_params["task_id"]) is None:
             return Response(b"<Error><Code>NoSuchKey</Code></Error>", 404)
-        return Response(media(Variant.VIDEO), media_type="video/mp4")
+        return Response(media.sample(Variant.VIDEO), media_type="video/mp4")
 
     routes = Starlette(
         routes=[

@@ -276,7 +276,7 @@ class FalProvider:
             )
         output = video.videos[0]
         async with self.upstream.stream(
-            str(output.url), call=call, authenticate=False, default_content_type=output.content_type
+            str(output.url), call=call, default_content_type=output.content_type
         ) as stream:
             yield stream
 

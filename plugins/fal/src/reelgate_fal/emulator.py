@@ -39,9 +39,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 from .catalog import MODELS, app_path
 
@@ -290,7 +290,7 @@ def create_app(
             "url": f"{_cdn_base(request)}/files/{found.file}/output.mp4",
             "content_type": "video/mp4",
             "file_name": "output.mp4",
-            "file_size": len(media(Variant.VIDEO)),
+            "file_size": len(media.sample(Variant.VIDEO)),
         }
         return JSONResponse({"video": video, "seed": 1234})
 
@@ -308,7 +308,7 @@ def create_app(
         token = request.path_params["token"]
         for found in requests.values():
             if found.file == token and found.failure is None and found.cancelled is None:
-                return Response(media(Variant.VIDEO), media_type="video/mp4")
+                return Response(media.sample(Variant.VIDEO), media_type="video/mp4")
         return Response(b"Not Found", 404, media_type="text/plain")
 
     routes = Starlette(

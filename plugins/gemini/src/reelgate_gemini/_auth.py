@@ -106,6 +106,8 @@ class _Bridge:
             )
         try:
             # A nested observation keeps token responses out of any raw-response log.
+            # google-auth's requests carry their own credentials, never the instance's
+            # key (the token endpoint may share the API's host, as the emulator's does).
             with observe_upstream():
                 reply = await upstream.request(
                     method,

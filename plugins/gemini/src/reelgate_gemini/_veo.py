@@ -226,6 +226,7 @@ class VeoProvider:
         try:
             with anyio.fail_after(outbound.FETCH_TIMEOUT):
                 await outbound.check_fetchable(url, param)
+                # A caller's URL never gets the key, even one on the API's own host.
                 async with fetcher.stream(url, call=call, authenticate=False) as stream:
                     media_type = stream.content_type.partition(";")[0].strip().lower()
                     declared = stream.content_length

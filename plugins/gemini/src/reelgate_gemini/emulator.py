@@ -16,7 +16,8 @@ Gemini API (the key in ``x-goog-api-key`` or ``?key=``):
 * ``GET /v1beta/models/{model}/operations/{id}`` -> the operation; samples are files
   ``https://{host}/v1beta/files/{id}:download?alt=media`` (https because the official SDK
   recognises only https file URIs; it, like reelgate, then downloads from its own base URL)
-* ``GET /v1beta/files/{id}:download?alt=media`` -> 302 to ``/blob/{id}?sig=...``, a signed
+* ``GET /v1beta/files/{id}:download?alt=media`` -> 302 to ``/blob/{id}?sig=...`` on the
+  asset host (`reelgate.emulation.asset_origin`, another name for this server), a signed
   URL that serves the MP4 without the key
 
 Vertex AI (a bearer token from ``/token``, or an API key), under ``/v1`` or ``/v1beta1``:
@@ -57,9 +58,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from reelgate.emulation import FaultMiddleware, Faults, directives, main
+from reelgate import media
+from reelgate.emulation import FaultMiddleware, Faults, asset_origin, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 __all__ = ["CreateRecord", "GoogleEmulator", "create_app", "error_body"]
 
@@ -350,7 +351,7 @@ class _Job:
                 }
                 if self.storage_uri
                 else {
-                    "bytesBase64Encoded": base64.b64encode(media(Variant.VIDEO)).decode(),
+                    "bytesBase64Encoded": base64.b64encode(media.sample(Variant.VIDEO)).decode(),
                     "mimeType": "video/mp4",
                 }
                 for i in range(len(self.files))
@@ -407,7 +408,8 @@ def create_app(  # one closure per route keeps the emulator in one place
         api_keys: The keys it accepts (any non-empty key when None); others get Google's
             400 ``API_KEY_INVALID``.
         token_seconds: The lifetime of the access tokens it issues.
-        blob_base_url: Where file downloads redirect to (default: its own ``/blob/``).
+        blob_base_url: Where file downloads redirect to (default: its own ``/blob/`` on
+            `reelgate.emulation.asset_origin`, another host name for this server).
     """
     jobs: dict[str, _Job] = {}
     files: dict[str, _Job] = {}
@@ -543,7 +545,7 @@ def create_app(  # one closure per route keeps the emulator in one place
             return _error(404, f"File {file_id} not found.")
         if request.query_params.get("alt") != "media":
             return _error(400, "Downloads need alt=media.")
-        base = (blob_base_url or str(request.base_url)).rstrip("/")
+        base = (blob_base_url or asset_origin(str(request.base_url))).rstrip("/")
         return RedirectResponse(f"{base}/blob/{file_id}?sig={signature(file_id)}", status_code=302)
 
     async def blob(request: Request) -> Response:
@@ -552,7 +554,7 @@ def create_app(  # one closure per route keeps the emulator in one place
             return _error(403, "The signature of this URL is not valid.")
         if file_id not in files:
             return _error(404, f"File {file_id} not found.")
-        body = media(Variant.VIDEO)
+        body = media.sample(Variant.VIDEO)
         return Response(body, media_type="video/mp4")
 
     # -- Vertex AI -------------------------------------------------------------------

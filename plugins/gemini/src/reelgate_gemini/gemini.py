@@ -50,8 +50,10 @@ class GeminiSettings(reelgate.ProviderSettings):
         base_url: The API's address; ``GOOGLE_GEMINI_BASE_URL``, else Google's.
         api_version: Appended to the base URL (unless it already ends with it).
         max_image_bytes: The largest image reelgate fetches from an https URL.
-        download_hosts: Further hosts a file download may be redirected to (the API's
-            own host and ``generativelanguage.googleapis.com`` always may).
+        download_hosts: Further hosts trusted with the key: a file URI on one is fetched
+            with it, and so is a download redirected there (the API's own host and
+            ``generativelanguage.googleapis.com`` always are). A redirect to any other
+            host, a signed storage URL, is followed without the key.
     """
 
     base_url: str | None = DEFAULT_BASE_URL
@@ -66,7 +68,7 @@ class GeminiProvider(VeoProvider):
 
     Attributes:
         upstream: Requests to ``{base_url}/{api_version}``, keyed with ``x-goog-api-key``.
-        download_hosts: Hosts a download may be redirected to.
+        download_hosts: Hosts a download sends the key to.
     """
 
     dialect = GEMINI_API
@@ -132,11 +134,14 @@ class GeminiProvider(VeoProvider):
         # file's URI names Google's public host, which an emulator or proxy is not).
         parts = urlsplit(url)
         if (match := _FILE.search(parts.path)) is not None:
+            # The API answers with a redirect to a signed URL, on a storage host: followed
+            # wherever it leads, and the key goes on only to the API's hosts.
             return self.upstream.stream(
                 f"files/{match.group(1)}:download",
                 call=call,
                 params={"alt": "media"},
                 trusted_hosts=self.download_hosts,
+                redirect_hosts="*",
                 default_content_type=content_type,
             )
         if parts.scheme != "https" or parts.hostname not in self.download_hosts:

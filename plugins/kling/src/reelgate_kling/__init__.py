@@ -419,7 +419,7 @@ class KlingProvider:
         if not video.videos or not video.videos[0].url:
             raise ProviderError(f"Kling lists no video for {video_id}", call=call, upstream=True)
         async with self.upstream.stream(
-            video.videos[0].url, call=call, authenticate=False, default_content_type="video/mp4"
+            video.videos[0].url, call=call, default_content_type="video/mp4"
         ) as stream:
             yield stream
 

@@ -41,9 +41,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 __all__ = ["DEFAULT_SECRET", "Task", "create_app", "error_body"]
 
@@ -330,7 +330,7 @@ def create_app(
         task = tasks.get(request.path_params["task_id"])
         if task is None or task.status(clock()) != "succeed":
             return Response(b"Not Found", 404, media_type="text/plain")
-        return Response(media(Variant.VIDEO), media_type="video/mp4")
+        return Response(media.sample(Variant.VIDEO), media_type="video/mp4")
 
     routes: list[Route] = [Route("/kcdn/{task_id}/output.mp4", video, methods=["GET"])]
     for endpoint in ("text2video", "image2video"):

@@ -373,7 +373,7 @@ class LumaProvider:
                 upstream=True,
             )
         async with self.upstream.stream(
-            video.videos[0].url, call=call, authenticate=False, default_content_type="video/mp4"
+            video.videos[0].url, call=call, default_content_type="video/mp4"
         ) as stream:
             yield stream
 

@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 __all__ = ["Generation", "create_app", "error_body"]
 
@@ -256,8 +256,8 @@ def create_app(
         if found is None or found.state(clock()) != "completed":
             return Response(b"Not Found", 404, media_type="text/plain")
         if request.path_params["name"] == "image.jpg":
-            return Response(media(Variant.SPRITESHEET), media_type="image/jpeg")
-        return Response(media(Variant.VIDEO), media_type="video/mp4")
+            return Response(media.sample(Variant.SPRITESHEET), media_type="image/jpeg")
+        return Response(media.sample(Variant.VIDEO), media_type="video/mp4")
 
     routes = Starlette(
         routes=[

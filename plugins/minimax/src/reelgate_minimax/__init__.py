@@ -339,7 +339,7 @@ class MinimaxProvider:
                 f"MiniMax names no download_url for file {file_id}", call=call, upstream=True
             )
         async with self.upstream.stream(
-            str(url), call=call, authenticate=False, default_content_type="video/mp4"
+            str(url), call=call, default_content_type="video/mp4"
         ) as stream:
             yield stream
 

@@ -33,9 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 from . import MODELS
 
@@ -204,7 +204,7 @@ def create_app(
         )
         file = {
             "file_id": int(task.file_id),
-            "bytes": len(media(Variant.VIDEO)),
+            "bytes": len(media.sample(Variant.VIDEO)),
             "created_at": int(task.created + task.seconds),
             "filename": "output.mp4",
             "purpose": "video_generation",
@@ -219,7 +219,7 @@ def create_app(
             return Response(b"<Error><Code>AccessDenied</Code></Error>", 403)
         if files.get(request.path_params["file_id"]) is None:
             return Response(b"<Error><Code>NoSuchKey</Code></Error>", 404)
-        return Response(media(Variant.VIDEO), media_type="video/mp4")
+        return Response(media.sample(Variant.VIDEO), media_type="video/mp4")
 
     routes = Starlette(
         routes=[

@@ -48,9 +48,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 from . import DEFAULT_MODELS, POLL_AFTER_HEADER, ModelLimits
 
@@ -197,7 +197,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 @cache
 def _video_bytes(total: int) -> bytes:
     """The sample MP4, padded to `total` bytes with a ``free`` box (it still plays)."""
-    body = media(Variant.VIDEO)
+    body = media.sample(Variant.VIDEO)
     padding = total - len(body)
     if padding < 16:
         return body
@@ -606,7 +606,7 @@ def create_app(
             return _error(404, f"Video '{job.id}' is not ready: its status is {state['status']}.")
         if now >= state["expires_at"]:
             return _error(404, f"The assets of video '{job.id}' have expired.")
-        body = _video_bytes(video_bytes or 0) if variant is Variant.VIDEO else media(variant)
+        body = _video_bytes(video_bytes or 0) if variant is Variant.VIDEO else media.sample(variant)
         return Response(body, 200, headers=_headers(), media_type=_CONTENT_TYPES[variant])
 
     async def delete(request: Request) -> Response:

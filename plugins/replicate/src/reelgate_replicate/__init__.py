@@ -340,7 +340,6 @@ class ReplicateProvider:
                     self.upstream.stream(
                         str(output.url),
                         call=call,
-                        authenticate=False,
                         default_content_type=output.content_type,
                     )
                 )

@@ -36,9 +36,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reelgate import media
 from reelgate.emulation import FaultMiddleware, Faults, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 from .catalog import MODELS
 
@@ -321,7 +321,7 @@ def create_app(
             if prediction.file == token:
                 state = show(request, prediction)
                 if state["status"] == "succeeded" and not state["data_removed"]:
-                    return Response(media(Variant.VIDEO), media_type="video/mp4")
+                    return Response(media.sample(Variant.VIDEO), media_type="video/mp4")
         return Response(b"Not Found", 404, media_type="text/plain")
 
     routes = Starlette(

@@ -457,7 +457,7 @@ class RunwayProvider:
         self, video_id: str, variant: reelgate.Variant, *, call: reelgate.Call
     ) -> AsyncIterator[reelgate.DownloadStream]:
         """
-        Stream the task's video from its signed output URL (sent without the key).
+        Stream the task's video from its signed output URL (on another host: no key goes there).
 
         A signed URL that has expired (403 or 404 from the file host) is replaced by a
         fresh one, read from the task again, once.
@@ -493,7 +493,6 @@ class RunwayProvider:
                     self.upstream.stream(
                         str(output.url),
                         call=call,
-                        authenticate=False,
                         default_content_type=output.content_type,
                     )
                 )

@@ -11,8 +11,9 @@ Run it with ``python -m reelgate_runway.emulator --port 8092`` and point
   SUCCEEDED with signed output URLs, or FAILED with a ``failureCode``;
 * ``DELETE /v1/tasks/{id}``: 204; an unfinished task is cancelled, a finished one
   deleted, and either is then 404;
-* ``GET /_files/<uuid>.mp4?_jwt=...``: the output video, without a key; the token expires
-  (``url_ttl``) and an expired one is refused with 403.
+* ``GET /_files/<uuid>.mp4?_jwt=...`` on the asset host (`reelgate.emulation.asset_origin`,
+  another name for this server, as Runway's CDN is another host): the output video,
+  without a key; the token expires (``url_ttl``) and an expired one is refused with 403.
 
 Every API request needs ``Authorization: Bearer <key>`` and ``X-Runway-Version:
 2024-11-06``. A prompt containing ``[emulate:fail]`` fails (``INTERNAL.BAD_OUTPUT.CODE01``),
@@ -40,9 +41,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reelgate.emulation import FaultMiddleware, Faults, directives, main
+from reelgate import media
+from reelgate.emulation import FaultMiddleware, Faults, asset_origin, directives, main
 from reelgate.model import Variant
-from reelgate.sim import media
 
 from .catalog import (
     IMAGE_TO_VIDEO,
@@ -521,7 +522,7 @@ def create_app(
         task = find(request)
         if isinstance(task, Response):
             return task
-        return JSONResponse(task.view(clock(), output_url(str(request.base_url).rstrip("/"))))
+        return JSONResponse(task.view(clock(), output_url(asset_origin(str(request.base_url)))))
 
     async def delete(request: Request) -> Response:
         if (denied := refused(request)) is not None:
@@ -547,7 +548,7 @@ def create_app(
             return _error(404, "Not found.")
         if (why := verify(file_id, request.query_params.get("_jwt", ""))) is not None:
             return _error(403, why)
-        return Response(media(Variant.VIDEO), media_type="video/mp4")
+        return Response(media.sample(Variant.VIDEO), media_type="video/mp4")
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500

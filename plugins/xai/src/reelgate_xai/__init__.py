@@ -357,9 +357,7 @@ class XAIProvider:
         if video.status is not reelgate.VideoStatus.COMPLETED or not video.videos:
             raise VideoNotReadyError.for_status(video_id, video.status.value, call=call)
         url = video.videos[0].url or ""
-        async with self.upstream.stream(
-            url, call=call, authenticate=False, default_content_type="video/mp4"
-        ) as stream:
+        async with self.upstream.stream(url, call=call, default_content_type="video/mp4") as stream:
             yield stream
 
     # -- remix -------------------------------------------------------------------------
