@@ -16,6 +16,7 @@ from reelgate.postgres import PostgresJobIndex
 from reelgate.server import create_app
 
 KEY = "sk-server-key-PG-0123456789"
+OTHER_KEY = "sk-server-key-PG-9876543210"
 
 
 def _server_app(url: str) -> Starlette:
@@ -24,13 +25,13 @@ def _server_app(url: str) -> Starlette:
         default_instances=False,
     )
     gateway = Gateway(config, index=PostgresJobIndex(url, connect_timeout=1.0))
-    return create_app(gateway, keys={"TEAM": KEY}, close_gateway=True)
+    return create_app(gateway, keys={"TEAM": KEY, "OTHER": OTHER_KEY}, close_gateway=True)
 
 
 def test_two_servers_share_jobs_and_answer_503_without_the_database(
     pg_server: LocalPostgres, pg_url: str
 ) -> None:
-    """A job made on one server is read, listed and deleted on the other; no DB is a 503."""
+    """A job made on one server is read, listed, downloaded, kept to its key, deleted on another."""
     auth = {"Authorization": f"Bearer {KEY}"}
     with (
         serve(_server_app(pg_url), lifespan=True) as one,
@@ -46,6 +47,12 @@ def test_two_servers_share_jobs_and_answer_503_without_the_database(
         assert httpx2.get(f"{two}/v1/videos/{video_id}", headers=auth).status_code == 200
         listed = httpx2.get(f"{two}/v1/videos?provider=sim", headers=auth).json()
         assert [v["id"] for v in listed["data"]] == [video_id]
+        content = httpx2.get(f"{two}/v1/videos/{video_id}/content", headers=auth)
+        assert content.status_code == 200, content.text
+        assert content.content[4:8] == b"ftyp"
+        other = {"Authorization": f"Bearer {OTHER_KEY}"}
+        assert httpx2.get(f"{two}/v1/videos/{video_id}", headers=other).status_code == 404
+        assert httpx2.get(f"{two}/v1/videos?provider=sim", headers=other).json()["data"] == []
 
         pg_server.stop()
         try:
