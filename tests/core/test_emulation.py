@@ -424,3 +424,25 @@ def test_main_serves_the_app_it_is_given(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (served["host"], served["port"]) == ("127.0.0.1", 9123)
     main(lambda: app, description="test emulator", default_port=8099, argv=[])
     assert served["port"] == 8099
+
+
+def test_main_offers_job_seconds_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--job-seconds`` reaches the factory; without a default the option does not exist."""
+    import uvicorn  # noqa: PLC0415  # patched below
+
+    from reelgate.emulation import main  # noqa: PLC0415
+
+    served: list[tuple[object, int]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append((app, kw["port"])))
+    made: list[dict[str, float]] = []
+
+    def factory(**kwargs: float) -> str:
+        made.append(kwargs)
+        return "app"
+
+    main(factory, description="d", default_port=1, argv=["--job-seconds", "0.5"], job_seconds=2)
+    main(factory, description="d", default_port=1, argv=["--port", "9"])
+    assert made == [{"job_seconds": 0.5}, {}]
+    assert served == [("app", 1), ("app", 9)]
+    with pytest.raises(SystemExit):
+        main(factory, description="d", default_port=1, argv=["--job-seconds", "1"])

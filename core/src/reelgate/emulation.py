@@ -676,17 +676,31 @@ def serve(
 
 
 def main(
-    make_app: Callable[[], ASGIApp],
+    make_app: Callable[..., ASGIApp],
     *,
     description: str,
     default_port: int,
     argv: list[str] | None = None,
+    job_seconds: float | None = None,
 ) -> None:
-    """Command line of ``python -m <plugin>.emulator``: serve until interrupted."""
+    """
+    Command line of ``python -m <plugin>.emulator``: serve until interrupted.
+
+    Args:
+        make_app: Builds the emulator; called with ``job_seconds=`` when that is given.
+        description: The command's help text.
+        default_port: The port unless ``--port`` says otherwise.
+        argv: The arguments (default: the process's).
+        job_seconds: Offer ``--job-seconds S`` with this default, for emulators whose
+            jobs take a set time.
+    """
     import uvicorn  # noqa: PLC0415  # an extra: only emulator users need it
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
+    if job_seconds is not None:
+        parser.add_argument("--job-seconds", type=float, default=job_seconds)
     args = parser.parse_args(argv)
-    uvicorn.run(make_app(), host=args.host, port=args.port, log_level="info")
+    app = make_app() if job_seconds is None else make_app(job_seconds=args.job_seconds)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -39,7 +39,6 @@ minute. Unknown request fields are refused, as Google's JSON parser refuses them
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import hashlib
@@ -658,15 +657,12 @@ def create_app(  # one closure per route keeps the emulator in one place
 
 
 def _cli(argv: list[str] | None = None) -> None:
-    """``python -m reelgate_gemini.emulator [--host H] [--port P] [--job-seconds S]``."""
-    extra = argparse.ArgumentParser(add_help=False)
-    extra.add_argument("--job-seconds", type=float, default=3.0)
-    known, rest = extra.parse_known_args(argv)
     main(
-        lambda: create_app(job_seconds=known.job_seconds),
-        description="Emulator of Veo on the Gemini API and Vertex AI (also: --job-seconds S)",
+        create_app,
+        description="Emulator of Veo on the Gemini API and Vertex AI",
         default_port=8091,
-        argv=rest,
+        argv=argv,
+        job_seconds=3.0,
     )
 
 

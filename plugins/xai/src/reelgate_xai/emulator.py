@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -302,19 +302,12 @@ def create_app(  # one closure per route keeps the state private
 
 
 def _cli(argv: list[str] | None = None) -> None:
-    import argparse  # noqa: PLC0415  # only the command line needs it
-
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--job-seconds", type=float, default=2.0)
-    options, rest = parser.parse_known_args(argv)
-    make: Callable[[], FaultMiddleware] = lambda: create_app(  # noqa: E731  # a factory for main
-        job_seconds=options.job_seconds
-    )
     main(
-        make,
-        description="Emulator of xAI's video API (option: --job-seconds S)",
+        create_app,
+        description="Emulator of xAI's video API",
         default_port=8093,
-        argv=rest,
+        argv=argv,
+        job_seconds=2.0,
     )
 
 
